@@ -1,0 +1,4 @@
+/**
+ * Offgrid client module.
+ */
+package io.offgrid.client;

@@ -1,0 +1,4 @@
+/**
+ * Offgrid grid module.
+ */
+package io.offgrid.grid;

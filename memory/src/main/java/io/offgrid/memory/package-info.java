@@ -1,0 +1,4 @@
+/**
+ * Offgrid memory module.
+ */
+package io.offgrid.memory;

@@ -1,0 +1,4 @@
+/**
+ * Offgrid perf module.
+ */
+package io.offgrid.perf;

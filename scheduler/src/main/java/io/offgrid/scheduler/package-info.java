@@ -1,0 +1,4 @@
+/**
+ * Offgrid scheduler module.
+ */
+package io.offgrid.scheduler;

@@ -1,0 +1,4 @@
+/**
+ * Offgrid transport module.
+ */
+package io.offgrid.transport;
