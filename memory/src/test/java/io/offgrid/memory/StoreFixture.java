@@ -52,13 +52,19 @@ abstract class StoreFixture
         return open(context(limit));
     }
 
-    @AfterEach
-    void nothingLeftBehind() throws IOException, InterruptedException
+    /** Close every store the test opened (idempotent). */
+    void closeStores()
     {
         for (final BlockStore store : stores)
         {
             store.close();
         }
+    }
+
+    @AfterEach
+    void nothingLeftBehind() throws IOException, InterruptedException
+    {
+        closeStores();
         if (Files.exists(spillParent))
         {
             try (Stream<Path> left = Files.list(spillParent))
