@@ -1,0 +1,833 @@
+package io.offgrid.scheduler;
+
+import io.offgrid.scheduler.RecordingSink.Cmd;
+import io.offgrid.scheduler.RecordingSink.Kind;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * One or more tests per rule of issue 3, driving only the public event API (plus the invariant checker).
+ */
+@Timeout(30)
+class SchedulerRulesTest
+{
+    static final byte[] FN = {42};
+    static final long C1 = 1;
+    static final long C2 = 2;
+
+    RecordingSink sink;
+    Scheduler s;
+    final TaskGraph graph = new TaskGraph();
+
+    @BeforeEach
+    void setUp()
+    {
+        sink = new RecordingSink();
+        s = new Scheduler(new Scheduler.Context().defaultTaskDurationNs(1_000_000).workerTimeoutNs(0), sink);
+        s.clientConnected(C1);
+        s.clientConnected(C2);
+    }
+
+    @AfterEach
+    void tearDown()
+    {
+        Invariants.check(s);
+        s.close();
+    }
+
+    private void workers(final int n, final int threads)
+    {
+        for (int i = 1; i <= n; i++)
+        {
+            s.workerJoined(0, i, threads, 1000);
+        }
+    }
+
+    private void finish(final long w, final String key, final long nbytes)
+    {
+        s.taskFinished(w, key, nbytes, "long", 0);
+        Invariants.check(s);
+    }
+
+    private long workerOf(final String key)
+    {
+        final Cmd c = sink.compute(key);
+        assertNotNull(c, "no compute command for " + key + " in " + sink.commands);
+        return c.worker;
+    }
+
+    private void chain(final long client, final String... keys)
+    {
+        graph.clear();
+        for (int i = 0; i < keys.length; i++)
+        {
+            graph.task(keys[i], FN);
+            if (i > 0)
+            {
+                graph.dependsOn(keys[i - 1]);
+            }
+        }
+        graph.want(keys[keys.length - 1]);
+        s.submitGraph(client, graph);
+        Invariants.check(s);
+    }
+
+    // ---------------------------------------------------------------- transition table
+
+    @Test
+    void transitionTableHasExactlyTheDocumentedEdges()
+    {
+        final String[] expected = {
+            "RELEASED>WAITING", "RELEASED>MEMORY", "RELEASED>ERRED", "RELEASED>FORGOTTEN",
+            "WAITING>QUEUED", "WAITING>NO_WORKER", "WAITING>PROCESSING", "WAITING>RELEASED", "WAITING>ERRED",
+            "QUEUED>PROCESSING", "QUEUED>RELEASED", "NO_WORKER>PROCESSING", "NO_WORKER>RELEASED",
+            "PROCESSING>MEMORY", "PROCESSING>ERRED", "PROCESSING>RELEASED", "MEMORY>RELEASED", "ERRED>RELEASED"};
+        final List<String> actual = new ArrayList<>();
+        for (final TaskState a : TaskState.values())
+        {
+            for (final TaskState b : TaskState.values())
+            {
+                if (a.canTransitionTo(b))
+                {
+                    actual.add(a + ">" + b);
+                }
+            }
+        }
+        final List<String> sorted = new ArrayList<>(Arrays.asList(expected));
+        sorted.sort(null);
+        actual.sort(null);
+        assertEquals(sorted, actual);
+    }
+
+    @Test
+    void illegalTransitionFailsLoudly()
+    {
+        workers(1, 1);
+        chain(C1, "x");
+        final TaskRecord x = s.tasks.get("x");
+        assertEquals(TaskState.PROCESSING, x.state());
+        final IllegalStateException e = assertThrows(IllegalStateException.class, () -> s.transition(x, TaskState.QUEUED));
+        assertTrue(e.getMessage().contains("PROCESSING -> QUEUED"), e.getMessage());
+        assertEquals(TaskState.PROCESSING, x.state());
+    }
+
+    // ---------------------------------------------------------------- rule 1
+
+    @Test
+    void releasingTheLastWantFreesEveryCopyInTheSameStepAndForgetsTheRecord()
+    {
+        workers(2, 1);
+        chain(C1, "x");
+        final long w = workerOf("x");
+        finish(w, "x", 100);
+        assertEquals(KeyStatus.MEMORY, sink.lastStatus(C1, "x"));
+        final long other = w == 1 ? 2 : 1;
+        s.replicate("x", 2, null);
+        assertEquals(1, sink.of(Kind.COPY).size());
+        s.replicaAdded(other, "x");
+        assertEquals(2, s.whoHas("x").length);
+        sink.take();
+
+        s.releaseKey(C1, "x");
+        assertTrue(sink.has(Kind.FREE, 1, "x"));
+        assertTrue(sink.has(Kind.FREE, 2, "x"));
+        assertEquals(0, s.taskCount());
+        assertEquals(0, s.managedBytes(1));
+        assertEquals(0, s.managedBytes(2));
+    }
+
+    @Test
+    void twoClientsWantingOneKeyKeepItUntilBothRelease()
+    {
+        workers(1, 1);
+        chain(C1, "x");
+        graph.clear().want("x");
+        s.submitGraph(C2, graph);
+        finish(1, "x", 8);
+        assertEquals(KeyStatus.MEMORY, sink.lastStatus(C1, "x"));
+        assertEquals(KeyStatus.MEMORY, sink.lastStatus(C2, "x"));
+        s.releaseKey(C1, "x");
+        assertEquals(TaskState.MEMORY, s.taskState("x"));
+        assertTrue(sink.of(Kind.FREE).isEmpty());
+        s.releaseKey(C2, "x");
+        assertTrue(sink.has(Kind.FREE, 1, "x"));
+        assertEquals(0, s.taskCount());
+    }
+
+    @Test
+    void lineageIsKeptAsReleasedRecordsWhileAWantedKeyDependsOnIt()
+    {
+        workers(1, 1);
+        chain(C1, "a", "b", "c");
+        finish(1, "a", 10);
+        finish(1, "b", 10);
+        assertTrue(sink.has(Kind.FREE, 1, "a"), "a freed as soon as b finished");
+        finish(1, "c", 10);
+        assertTrue(sink.has(Kind.FREE, 1, "b"));
+        assertEquals(TaskState.RELEASED, s.taskState("a"));
+        assertEquals(TaskState.RELEASED, s.taskState("b"));
+        assertEquals(TaskState.MEMORY, s.taskState("c"));
+        assertEquals(10, s.managedBytes(1));
+        s.releaseKey(C1, "c");
+        assertEquals(0, s.taskCount());
+    }
+
+    @Test
+    void clientDisconnectReleasesEverythingItWanted()
+    {
+        workers(1, 2);
+        chain(C1, "a", "b");
+        graph.clear().task("z", FN).want("z");
+        s.submitGraph(C1, graph);
+        s.clientDisconnected(C1);
+        assertEquals(0, s.taskCount());
+        assertEquals(2, sink.of(Kind.CANCEL_COMPUTE).size());
+    }
+
+    @Test
+    void submittedTasksNobodyNeedsAreNotKept()
+    {
+        workers(1, 1);
+        graph.clear().task("orphan", FN).task("wanted", FN).want("wanted");
+        s.submitGraph(C1, graph);
+        assertEquals(TaskState.FORGOTTEN, s.taskState("orphan"));
+        assertEquals(1, s.taskCount());
+    }
+
+    // ---------------------------------------------------------------- rule 2
+
+    @Test
+    void aDependencyIsFreedWhenItsLastWaiterFinishes()
+    {
+        workers(1, 4);
+        graph.clear().task("x", FN).task("y", FN).dependsOn("x").task("z", FN).dependsOn("x").want("y").want("z");
+        s.submitGraph(C1, graph);
+        finish(1, "x", 100);
+        assertEquals(2, s.tasks.get("x").waiterCount);
+        finish(1, "y", 1);
+        assertEquals(TaskState.MEMORY, s.taskState("x"));
+        assertFalse(sink.has(Kind.FREE, 1, "x"));
+        finish(1, "z", 1);
+        assertTrue(sink.has(Kind.FREE, 1, "x"));
+        assertEquals(TaskState.RELEASED, s.taskState("x"));
+        assertEquals(2, s.managedBytes(1));
+    }
+
+    // ---------------------------------------------------------------- rule 3
+
+    @Test
+    void cancelKillsTheKeyAndEveryDependent()
+    {
+        workers(1, 1);
+        chain(C1, "a", "b", "c");
+        graph.clear().task("d", FN).dependsOn("b").want("d");
+        s.submitGraph(C2, graph);
+        sink.take();
+        s.cancel(C1, "a", false);
+        assertEquals(KeyStatus.CANCELLED, sink.lastStatus(C1, "c"));
+        assertEquals(KeyStatus.CANCELLED, sink.lastStatus(C2, "d"), "dependents are cancelled for every client");
+        assertTrue(sink.has(Kind.CANCEL_COMPUTE, 1, "a"));
+        assertEquals(0, s.taskCount());
+        sink.take();
+        s.taskFinished(1, "a", 5, "x", 0);
+        assertTrue(sink.has(Kind.FREE, 1, "a"), "a late result of a cancelled task is discarded");
+        assertEquals(0, s.taskCount());
+    }
+
+    @Test
+    void cancelWithoutForceOnlyReleasesForTheCallerWhenAnotherClientWantsTheKey()
+    {
+        workers(1, 1);
+        chain(C1, "x");
+        graph.clear().want("x");
+        s.submitGraph(C2, graph);
+        sink.take();
+        s.cancel(C1, "x", false);
+        assertEquals(KeyStatus.CANCELLED, sink.lastStatus(C1, "x"));
+        assertNull(sink.lastStatus(C2, "x"));
+        assertEquals(TaskState.PROCESSING, s.taskState("x"));
+        assertEquals(0, s.wantedCount(C1));
+        s.cancel(C1, "x", true);
+        assertEquals(KeyStatus.CANCELLED, sink.lastStatus(C2, "x"));
+        assertEquals(0, s.taskCount());
+    }
+
+    // ---------------------------------------------------------------- rule 4
+
+    @Test
+    void restartForgetsEverythingAndEqualsAFreshScheduler()
+    {
+        workers(2, 1);
+        chain(C1, "a", "b", "c");
+        graph.clear().task("r1", FN).task("r2", FN).task("r3", FN).want("r1").want("r2").want("r3");
+        s.submitGraph(C2, graph);
+        finish(workerOf("a"), "a", 10);
+        s.dataScattered(C2, "data", 50, 2);
+        s.publish("ds", List.of("data"));
+        sink.take();
+
+        s.restart();
+        assertEquals(0, s.taskCount());
+        assertEquals(0, s.queuedCount());
+        assertEquals(2, sink.of(Kind.RESTART).size());
+        assertEquals(KeyStatus.CANCELLED, sink.lastStatus(C1, "c"));
+        assertEquals("cancelled by restart", sink.lastMessage(C1, "c"));
+        for (final String k : new String[] {"r1", "r2", "r3", "data"})
+        {
+            assertEquals(KeyStatus.CANCELLED, sink.lastStatus(C2, k));
+        }
+        assertEquals(0, s.datasetNames().length);
+
+        final RecordingSink freshSink = new RecordingSink();
+        final Scheduler fresh = new Scheduler(new Scheduler.Context().defaultTaskDurationNs(1_000_000), freshSink);
+        fresh.clientConnected(C1);
+        fresh.workerJoined(0, 1, 1, 1000);
+        fresh.workerJoined(0, 2, 1, 1000);
+        for (final long w : new long[] {1, 2})
+        {
+            assertEquals(fresh.managedBytes(w), s.managedBytes(w));
+            assertEquals(fresh.processingCount(w), s.processingCount(w));
+        }
+        assertEquals(0, s.wantedCount(C1));
+        assertEquals(0, s.wantedCount(C2));
+
+        // Identical behaviour afterwards.
+        sink.take();
+        chain(C1, "p", "q");
+        graph.clear().task("p", FN).task("q", FN).dependsOn("p").want("q");
+        fresh.submitGraph(C1, graph);
+        assertEquals(freshSink.commands.toString(), sink.commands.toString());
+        Invariants.check(fresh);
+        // A late result from before the restart is discarded.
+        sink.take();
+        s.taskFinished(2, "r2", 1, "x", 0);
+        assertTrue(sink.has(Kind.FREE, 2, "r2"));
+    }
+
+    // ---------------------------------------------------------------- rule 5
+
+    @Test
+    void processingTasksOnADeadWorkerAreRescheduledAndTheThirdDeathErrs()
+    {
+        for (int i = 1; i <= 4; i++)
+        {
+            s.workerJoined(0, i, 1, 1000);
+        }
+        chain(C1, "poison");
+        for (int death = 1; death <= 2; death++)
+        {
+            final long w = s.tasks.get("poison").processingOn.id;
+            sink.take();
+            s.workerDied(w);
+            Invariants.check(s);
+            assertEquals(TaskState.PROCESSING, s.taskState("poison"));
+            assertNotEquals(w, workerOf("poison"));
+        }
+        sink.take();
+        s.workerDied(s.tasks.get("poison").processingOn.id);
+        assertEquals(TaskState.ERRED, s.taskState("poison"));
+        assertEquals(KeyStatus.ERRED, sink.lastStatus(C1, "poison"));
+        assertTrue(sink.lastMessage(C1, "poison").startsWith("KilledWorker"), sink.lastMessage(C1, "poison"));
+        assertEquals(1, s.workerIds().length, "the cluster survives");
+    }
+
+    @Test
+    void aGracefulLeaveDoesNotCountAgainstTheTask()
+    {
+        workers(4, 1);
+        chain(C1, "t");
+        for (int i = 0; i < 3; i++)
+        {
+            s.workerLeft(s.tasks.get("t").processingOn.id);
+        }
+        assertEquals(TaskState.PROCESSING, s.taskState("t"));
+    }
+
+    @Test
+    void aResultWhoseOnlyCopyDiedIsRecomputedFromLineage()
+    {
+        workers(2, 1);
+        chain(C1, "a", "b");
+        final long wa = workerOf("a");
+        finish(wa, "a", 10);
+        final long wb = workerOf("b");
+        finish(wb, "b", 10);
+        sink.take();
+        s.workerDied(wb);
+        assertEquals(KeyStatus.PENDING, sink.lastStatus(C1, "b"));
+        // a was freed after b finished, so both are recomputed on the survivor.
+        final long survivor = wb == 1 ? 2 : 1;
+        assertEquals(survivor, workerOf("a"));
+        finish(survivor, "a", 10);
+        finish(survivor, "b", 10);
+        assertEquals(KeyStatus.MEMORY, sink.lastStatus(C1, "b"));
+    }
+
+    @Test
+    void processingDependentsOfALostKeyGoBackToWaiting()
+    {
+        workers(2, 2);
+        graph.clear().task("a", FN).workers(new long[] {1}, false)
+            .task("b", FN).dependsOn("a").workers(new long[] {2}, false).want("b");
+        s.submitGraph(C1, graph);
+        finish(1, "a", 10);
+        assertEquals(2, workerOf("b"));
+        sink.take();
+        s.workerDied(1);
+        assertTrue(sink.has(Kind.CANCEL_COMPUTE, 2, "b"));
+        assertEquals(TaskState.WAITING, s.taskState("b"));
+        assertEquals(TaskState.NO_WORKER, s.taskState("a"), "a is restricted to the dead worker");
+        s.workerJoined(1, 1, 1, 1000);
+        finish(1, "a", 10);
+        finish(2, "b", 1);
+        assertEquals(KeyStatus.MEMORY, sink.lastStatus(C1, "b"));
+    }
+
+    @Test
+    void scatteredDataWithNoOtherCopyIsLostAndItsClientsAreToldWithTheKeyNamed()
+    {
+        workers(2, 1);
+        s.dataScattered(C1, "d", 100, 1);
+        graph.clear().want("d");
+        s.submitGraph(C2, graph);
+        graph.clear().task("use", FN).dependsOn("d").workers(new long[] {2}, false).want("use");
+        s.submitGraph(C1, graph);
+        sink.take();
+        s.workerDied(1);
+        assertEquals(KeyStatus.LOST, sink.lastStatus(C1, "d"));
+        assertEquals(KeyStatus.LOST, sink.lastStatus(C2, "d"));
+        assertTrue(sink.lastMessage(C1, "d").contains("'d'"));
+        // "use" had already been sent to worker 2: it is called back and errs naming the lost key.
+        assertEquals(TaskState.ERRED, s.taskState("use"));
+        assertEquals(KeyStatus.ERRED, sink.lastStatus(C1, "use"));
+        assertTrue(sink.lastMessage(C1, "use").contains("'d'"));
+        s.releaseKey(C1, "d");
+        s.releaseKey(C2, "d");
+        s.releaseKey(C1, "use");
+        assertEquals(0, s.taskCount());
+    }
+
+    @Test
+    void aReplicatedScatteredKeySurvivesTheDeathOfOneHolder()
+    {
+        workers(2, 1);
+        s.dataScattered(C1, "d", 100, 1, 2);
+        s.workerDied(1);
+        assertEquals(TaskState.MEMORY, s.taskState("d"));
+        assertArrayEquals(new long[] {2}, s.whoHas("d"));
+    }
+
+    // ---------------------------------------------------------------- rule 6
+
+    @Test
+    void restrictionsComeFirst()
+    {
+        workers(3, 1);
+        graph.clear().task("r", FN).workers(new long[] {3}, false).want("r");
+        s.submitGraph(C1, graph);
+        assertEquals(3, workerOf("r"));
+    }
+
+    @Test
+    void strictRestrictionsWaitForTheirWorkerWhileLooseOnesFallBack()
+    {
+        workers(1, 1);
+        graph.clear().task("strict", FN).workers(new long[] {7}, false).task("loose", FN)
+            .workers(new long[] {7}, true).want("strict").want("loose");
+        s.submitGraph(C1, graph);
+        assertEquals(TaskState.NO_WORKER, s.taskState("strict"));
+        assertEquals(1, workerOf("loose"));
+        s.workerJoined(0, 7, 1, 1000);
+        assertEquals(7, workerOf("strict"));
+    }
+
+    @Test
+    void placementMinimisesBytesToMove()
+    {
+        workers(3, 4);
+        s.dataScattered(C1, "big", 500_000_000L, 2);
+        s.dataScattered(C1, "small", 10, 3);
+        graph.clear().task("t", FN).dependsOn("big").dependsOn("small").want("t");
+        s.submitGraph(C1, graph);
+        assertEquals(2, workerOf("t"));
+        final Cmd c = sink.compute("t");
+        assertArrayEquals(new String[] {"big", "small"}, c.deps);
+        assertArrayEquals(new long[] {2}, c.depHolders[0]);
+        assertArrayEquals(new long[] {3}, c.depHolders[1]);
+    }
+
+    @Test
+    void placementWeighsQueuedWorkAgainstBytesToMove()
+    {
+        workers(2, 1);
+        s.dataScattered(C1, "tiny", 1, 1);
+        graph.clear();
+        for (int i = 0; i < 4; i++)
+        {
+            graph.task("t" + i, FN).dependsOn("tiny").want("t" + i);
+        }
+        s.submitGraph(C1, graph);
+        int on2 = 0;
+        for (int i = 0; i < 4; i++)
+        {
+            on2 += workerOf("t" + i) == 2 ? 1 : 0;
+        }
+        assertEquals(2, on2, "a 1-byte input is cheaper to move than waiting behind queued work");
+    }
+
+    @Test
+    void rootTasksAreQueuedOnTheSchedulerAtOnePointOneTimesThreads()
+    {
+        workers(2, 2);
+        graph.clear();
+        for (int i = 0; i < 20; i++)
+        {
+            graph.task("r" + i, FN).want("r" + i);
+        }
+        s.submitGraph(C1, graph);
+        assertEquals(6, sink.of(Kind.COMPUTE).size(), "ceil(2 x 1.1) = 3 per worker");
+        assertEquals(3, s.processingCount(1));
+        assertEquals(3, s.processingCount(2));
+        assertEquals(14, s.queuedCount());
+        sink.take();
+        finish(1, "r0", 1);
+        assertEquals(1, sink.of(Kind.COMPUTE).size());
+        assertEquals(1, sink.of(Kind.COMPUTE).get(0).worker);
+        assertEquals(13, s.queuedCount());
+    }
+
+    @Test
+    void queuedTasksLeaveInPriorityOrder()
+    {
+        workers(1, 1);
+        graph.clear().task("block1", FN).task("block2", FN).task("low", FN).priority(-5)
+            .task("high", FN).priority(10).task("mid", FN)
+            .want("block1").want("block2").want("low").want("high").want("mid");
+        s.submitGraph(C1, graph);
+        sink.take();
+        finish(1, "block1", 1);
+        finish(1, "block2", 1);
+        finish(1, "high", 1);
+        finish(1, "mid", 1);
+        final List<String> order = new ArrayList<>();
+        for (final Cmd c : sink.of(Kind.COMPUTE))
+        {
+            order.add(c.key);
+        }
+        assertEquals(List.of("high", "mid", "low"), order);
+    }
+
+    @Test
+    void pausedWorkersGetNothingNewAndRejectedTasksMove()
+    {
+        workers(2, 1);
+        s.workerHeartbeat(1, 1, 900, 0, true, 0);
+        graph.clear().task("a", FN).task("b", FN).task("c", FN).want("a").want("b").want("c");
+        s.submitGraph(C1, graph);
+        assertEquals(2, workerOf("a"));
+        assertEquals(2, workerOf("b"));
+        assertEquals(1, s.queuedCount(), "worker 1 is paused, worker 2 has its ceil(1 x 1.1) = 2 tasks");
+        s.workerHeartbeat(2, 1, 100, 0, false, 0);
+        assertEquals(1, workerOf("c"));
+        sink.take();
+        s.taskRejected(1, "c");
+        assertTrue(s.isPaused(1));
+        assertEquals(TaskState.QUEUED, s.taskState("c"));
+        finish(2, "a", 1);
+        assertEquals(2, workerOf("c"));
+    }
+
+    // ---------------------------------------------------------------- rule 7
+
+    @Test
+    void tickStealsQueuedWorkFromASaturatedWorkerAndTheThiefKeepsItsCopy()
+    {
+        s.workerJoined(0, 1, 1, 1000);
+        s.dataScattered(C1, "d", 1000, 1);
+        graph.clear();
+        for (int i = 0; i < 6; i++)
+        {
+            graph.task("t" + i, FN).dependsOn("d").want("t" + i);
+        }
+        s.submitGraph(C1, graph);
+        assertEquals(6, s.processingCount(1));
+        s.workerJoined(1, 2, 2, 1000);
+        sink.take();
+        s.tick(1_000_000_000L);
+        assertEquals(2, s.processingCount(2));
+        assertEquals(4, s.processingCount(1));
+        final List<Cmd> computes = sink.of(Kind.COMPUTE);
+        assertEquals(2, computes.size());
+        for (final Cmd c : computes)
+        {
+            assertEquals(2, c.worker);
+            assertTrue(sink.has(Kind.CANCEL_COMPUTE, 1, c.key));
+            assertTrue(c.key.equals("t5") || c.key.equals("t4"), "the most recently sent are stolen: " + c.key);
+            assertArrayEquals(new long[] {1}, c.depHolders[0]);
+        }
+        s.replicaAdded(2, "d");
+        finish(2, "t5", 1);
+        assertEquals(2, s.whoHas("d").length, "the thief keeps the copy it fetched");
+        // The victim started the stolen task anyway: the first result wins, the second is kept as a copy.
+        finish(1, "t4", 1);
+        assertEquals(TaskState.MEMORY, s.taskState("t4"));
+        assertTrue(sink.has(Kind.CANCEL_COMPUTE, 2, "t4"));
+        finish(2, "t4", 1);
+        assertEquals(2, s.whoHas("t4").length);
+    }
+
+    @Test
+    void noStealWhenMovingTheInputsCostsMoreThanTheWaitSaved()
+    {
+        s.workerJoined(0, 1, 1, 0);
+        s.dataScattered(C1, "huge", 50_000_000_000L, 1);
+        graph.clear();
+        for (int i = 0; i < 4; i++)
+        {
+            graph.task("t" + i, FN).dependsOn("huge").want("t" + i);
+        }
+        s.submitGraph(C1, graph);
+        s.workerJoined(1, 2, 2, 0);
+        sink.take();
+        s.tick(1_000_000_000L);
+        assertTrue(sink.of(Kind.COMPUTE).isEmpty());
+        assertEquals(4, s.processingCount(1));
+    }
+
+    // ---------------------------------------------------------------- rule 8
+
+    @Test
+    void replicateMakesExactlyNCopiesThenDropsExtrasNeverTheLast()
+    {
+        workers(4, 1);
+        s.dataScattered(C1, "d", 100, 1);
+        s.dataScattered(C1, "ballast", 500, 2);
+        sink.take();
+        s.replicate("d", 3, null);
+        final List<Cmd> copies = sink.of(Kind.COPY);
+        assertEquals(2, copies.size());
+        for (final Cmd c : copies)
+        {
+            assertNotEquals(2, c.worker, "least-loaded workers receive copies");
+            assertEquals(1, c.from);
+            s.replicaAdded(c.worker, "d");
+        }
+        assertEquals(3, s.whoHas("d").length);
+        sink.take();
+        s.replicate("d", 3, null);
+        assertTrue(sink.commands.isEmpty(), "already satisfied");
+        s.replicate("d", 1, null);
+        assertEquals(2, sink.of(Kind.DROP).size());
+        assertEquals(1, s.whoHas("d").length);
+        sink.take();
+        s.replicate("d", 1, new long[] {3});
+        // The only copy may be outside the allowed set: a copy is added there, the last copy is never dropped.
+        assertTrue(sink.of(Kind.DROP).isEmpty());
+    }
+
+    @Test
+    void declaredReplicationHealsWhenAHolderDies()
+    {
+        workers(3, 1);
+        s.dataScattered(C1, "d", 100, 1);
+        s.replicate("d", 2, null);
+        final Cmd copy = sink.of(Kind.COPY).get(0);
+        s.replicaAdded(copy.worker, "d");
+        sink.take();
+        s.workerDied(copy.worker);
+        final List<Cmd> heal = sink.of(Kind.COPY);
+        assertEquals(1, heal.size());
+        s.replicaAdded(heal.get(0).worker, "d");
+        assertEquals(2, s.whoHas("d").length);
+    }
+
+    // ---------------------------------------------------------------- rule 9
+
+    @Test
+    void rebalanceBringsEveryWorkerWithinTheGapOfTheMeanCopyingBeforeDropping()
+    {
+        workers(4, 1);
+        for (int i = 0; i < 12; i++)
+        {
+            s.dataScattered(C1, "k" + i, 50, 1);
+        }
+        sink.take();
+        final int moves = s.rebalance(null, null);
+        assertEquals(8, moves, "600 B must shed to within 50 B of the 150 B mean");
+        assertTrue(sink.of(Kind.DROP).isEmpty(), "nothing is dropped before the copy is confirmed");
+        assertEquals(600, s.managedBytes(1));
+        for (final Cmd c : sink.of(Kind.COPY))
+        {
+            assertEquals(1, c.from);
+            s.replicaAdded(c.worker, c.key);
+            assertTrue(sink.has(Kind.DROP, 1, c.key));
+        }
+        for (int w = 1; w <= 4; w++)
+        {
+            assertTrue(Math.abs(s.managedBytes(w) - 150) <= 50, "worker " + w + ": " + s.managedBytes(w));
+        }
+        sink.take();
+        assertEquals(0, s.rebalance(null, null), "balanced: nothing more to move");
+    }
+
+    @Test
+    void rebalanceLeavesWorkersBelowSenderMinAlone()
+    {
+        workers(2, 1);
+        for (int i = 0; i < 5; i++)
+        {
+            s.dataScattered(C1, "k" + i, 50, 1);
+        }
+        assertEquals(0, s.rebalance(null, null), "250 B is below 30% of the 1000 B limit");
+    }
+
+    // ---------------------------------------------------------------- rule 10
+
+    @Test
+    void scatterPlacementGoesToTheWorkerWithTheMostFreeMemory()
+    {
+        s.workerJoined(0, 1, 1, 1000);
+        s.workerJoined(0, 2, 1, 2000);
+        s.workerJoined(0, 3, 1, 1000);
+        s.dataScattered(C1, "ballast", 900, 2);
+        final long[] out = new long[4];
+        s.placeScatter(new long[] {100, 100, 100, 100}, 4, null, out);
+        // Worker 2 has 1100 B free, 1 and 3 have 1000 B: memory decides, not round-robin.
+        assertArrayEquals(new long[] {2, 1, 2, 3}, out);
+        s.placeScatter(new long[] {100}, 1, new long[] {2, 3}, out);
+        assertEquals(2, out[0]);
+    }
+
+    // ---------------------------------------------------------------- errors, retries, bad input
+
+    @Test
+    void anErringTaskIsRetriedThenErrsAndItsDependentsErrWithTheSameError()
+    {
+        workers(1, 1);
+        graph.clear().task("a", FN).retries(1).task("b", FN).dependsOn("a").want("b").want("a");
+        s.submitGraph(C1, graph);
+        s.taskErred(1, "a", "java.lang.ArithmeticException: / by zero");
+        assertEquals(TaskState.PROCESSING, s.taskState("a"), "retried");
+        s.taskErred(1, "a", "java.lang.ArithmeticException: / by zero");
+        assertEquals(KeyStatus.ERRED, sink.lastStatus(C1, "a"));
+        assertEquals(KeyStatus.ERRED, sink.lastStatus(C1, "b"));
+        assertEquals("java.lang.ArithmeticException: / by zero", sink.lastMessage(C1, "b"));
+        assertEquals("java.lang.ArithmeticException: / by zero", s.error("a"));
+        graph.clear().task("c", FN).dependsOn("a").want("c");
+        s.submitGraph(C2, graph);
+        assertEquals(KeyStatus.ERRED, sink.lastStatus(C2, "c"), "new dependents of an erred key err at once");
+        s.releaseKey(C1, "a");
+        s.releaseKey(C1, "b");
+        s.releaseKey(C2, "c");
+        assertEquals(0, s.taskCount());
+    }
+
+    @Test
+    void badGraphsAreRefusedAndChangeNothing()
+    {
+        workers(1, 1);
+        chain(C1, "ok");
+        final int before = s.taskCount();
+        final List<Cmd> none = sink.take();
+        assertFalse(none.isEmpty());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () ->
+            s.submitGraph(C1, graph.clear().task("x", FN).dependsOn("nope").want("x")));
+        assertTrue(e.getMessage().contains("'nope'"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> s.submitGraph(C1,
+            graph.clear().task("p", FN).dependsOn("q").task("q", FN).dependsOn("p").want("p")));
+        assertTrue(e.getMessage().contains("cycle"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> s.submitGraph(C1,
+            graph.clear().task("self", FN).dependsOn("self").want("self")));
+        assertTrue(e.getMessage().contains("cycle"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> s.submitGraph(C1,
+            graph.clear().task("d", FN).task("d", FN)));
+        assertThrows(IllegalArgumentException.class, () -> s.submitGraph(C1, graph.clear().want("ghost")));
+        assertThrows(IllegalArgumentException.class, () -> s.submitGraph(99, graph.clear().task("z", FN)));
+        assertThrows(IllegalArgumentException.class, () -> s.taskFinished(1, "ok", -1, null, 0));
+        assertEquals(before, s.taskCount());
+        assertTrue(sink.commands.isEmpty());
+        assertEquals(TaskState.PROCESSING, s.taskState("ok"));
+    }
+
+    @Test
+    void staleEventsAreHandledNotThrown()
+    {
+        workers(1, 1);
+        s.taskFinished(1, "never-submitted", 5, null, 0);
+        assertTrue(sink.has(Kind.FREE, 1, "never-submitted"));
+        s.taskFinished(99, "x", 5, null, 0);
+        s.taskErred(99, "x", "e");
+        s.replicaAdded(1, "gone");
+        assertTrue(sink.has(Kind.FREE, 1, "gone"));
+        s.workerDied(99);
+        s.releaseKey(C1, "unknown");
+        s.cancel(C1, "unknown", true);
+        s.wantKey(C1, "unknown");
+        assertEquals(KeyStatus.LOST, sink.lastStatus(C1, "unknown"));
+        assertEquals(0, s.taskCount());
+    }
+
+    // ---------------------------------------------------------------- publish, fire-and-forget, timeouts
+
+    @Test
+    void aPublishedDatasetPinsItsKeysUntilUnpublished()
+    {
+        workers(1, 1);
+        chain(C1, "x");
+        finish(1, "x", 10);
+        s.publish("mine", List.of("x"));
+        assertThrows(IllegalArgumentException.class, () -> s.publish("mine", List.of("x")));
+        assertThrows(IllegalArgumentException.class, () -> s.publish("other", List.of("nope")));
+        s.releaseKey(C1, "x");
+        assertEquals(TaskState.MEMORY, s.taskState("x"));
+        assertArrayEquals(new String[] {"x"}, s.datasetKeys("mine"));
+        s.unpublish("mine");
+        assertTrue(sink.has(Kind.FREE, 1, "x"));
+        assertEquals(0, s.taskCount());
+    }
+
+    @Test
+    void fireAndForgetRunsToCompletionThenFrees()
+    {
+        workers(1, 1);
+        chain(C1, "a", "b");
+        s.fireAndForget("b");
+        s.releaseKey(C1, "b");
+        assertEquals(TaskState.PROCESSING, s.taskState("a"));
+        finish(1, "a", 1);
+        finish(1, "b", 1);
+        assertTrue(sink.has(Kind.FREE, 1, "b"));
+        assertEquals(0, s.taskCount());
+    }
+
+    @Test
+    void silentWorkersAreRemovedOnTick()
+    {
+        final Scheduler t = new Scheduler(new Scheduler.Context().workerTimeoutNs(1_000), sink);
+        t.workerJoined(0, 1, 1, 0);
+        t.workerJoined(0, 2, 1, 0);
+        t.workerHeartbeat(900, 2, 0, 0, false, 0);
+        t.tick(1_500);
+        assertArrayEquals(new long[] {2}, t.workerIds());
+        assertEquals(1, sink.of(Kind.REMOVED).size());
+        Invariants.check(t);
+    }
+
+    @Test
+    void contextValidation()
+    {
+        assertThrows(IllegalArgumentException.class, () -> new Scheduler.Context().workerSaturation(0.5).conclude());
+        assertThrows(IllegalArgumentException.class, () -> new Scheduler.Context().rebalanceGap(2).conclude());
+        assertThrows(IllegalArgumentException.class, () -> new Scheduler.Context().killedWorkerLimit(0).conclude());
+        assertThrows(IllegalArgumentException.class, () -> s.clientConnected(-5));
+        assertThrows(IllegalArgumentException.class, () -> s.workerJoined(0, 9, 0, 0));
+    }
+}
