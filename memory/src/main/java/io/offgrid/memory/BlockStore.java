@@ -447,6 +447,37 @@ public final class BlockStore implements AutoCloseable
         }
     }
 
+    /**
+     * Spill one block to disk now, as the budget would (for operators and benchmarks).
+     *
+     * @param key the key.
+     * @return true if the block was written out; false if it is in use, already on disk, or the
+     * write failed (then it stays in memory).
+     * @throws UnknownBlockException if nothing is stored under the key.
+     */
+    public boolean spill(final String key)
+    {
+        lock.lock();
+        try
+        {
+            checkOpen();
+            final StoredBlock block = blocks.get(key);
+            if (block == null)
+            {
+                throw new UnknownBlockException(key);
+            }
+            if (block.state != StoredBlock.MEMORY || block.refCount > 0)
+            {
+                return false;
+            }
+            return spillLocked(block) && block.state == StoredBlock.SPILLED;
+        }
+        finally
+        {
+            lock.unlock();
+        }
+    }
+
     // -------------------------------------------------------------------------------------- remove
 
     /**

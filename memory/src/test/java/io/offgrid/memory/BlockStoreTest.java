@@ -179,6 +179,24 @@ class BlockStoreTest extends StoreFixture
     }
 
     @Test
+    void explicitSpillWritesOutAnUnusedBlockOnly()
+    {
+        final BlockStore store = open(8 << 20);
+        store.put("a", pattern(1, 4096));
+        try (Block held = store.get("a"))
+        {
+            assertFalse(store.spill("a"), "a block in use was spilled");
+        }
+        assertTrue(store.spill("a"));
+        assertFalse(store.spill("a"), "already on disk");
+        assertEquals(0, store.managedBytes());
+        assertEquals(H + 4096, store.spilledBytes());
+        assertArrayEquals(pattern(1, 4096), store.getValue("a"));
+        assertEquals(H + 4096, store.managedBytes());
+        assertThrows(UnknownBlockException.class, () -> store.spill("missing"));
+    }
+
+    @Test
     void removeDeletesSpillFilesAndCloseDeletesTheDirectory() throws Exception
     {
         final BlockStore store = open(context(4 << 20).backgroundSpill(false));
