@@ -1,0 +1,24 @@
+package io.offgrid.transport;
+
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * A block being received into memory the allocator gave at the start.
+ */
+final class InboundTransfer
+{
+    final long id;
+    final long address;
+    final long length;
+    final UnsafeBuffer metadata;
+    final NativeCrc32c crc = new NativeCrc32c();
+    long received;
+
+    InboundTransfer(final long id, final long address, final long length, final UnsafeBuffer metadata)
+    {
+        this.id = id;
+        this.address = address;
+        this.length = length;
+        this.metadata = metadata;
+    }
+}

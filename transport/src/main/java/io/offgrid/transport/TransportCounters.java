@@ -1,0 +1,150 @@
+package io.offgrid.transport;
+
+/**
+ * What a node has seen, for tests, metrics and logs. Written by the node's agent thread only; readable from
+ * any thread.
+ */
+public final class TransportCounters
+{
+    volatile long messagesSent;
+    volatile long messagesReceived;
+    volatile long messagesQueued;
+    volatile long sendsRejected;
+    volatile long malformedDropped;
+    volatile long versionMismatches;
+    volatile long unauthenticatedDropped;
+    volatile long unhandledDropped;
+    volatile long handlerErrors;
+    volatile long handshakesRefused;
+    volatile long peersJoined;
+    volatile long peersLost;
+    volatile long blocksSent;
+    volatile long blocksReceived;
+    volatile long blocksFailed;
+    volatile long bytesSent;
+    volatile long bytesReceived;
+    volatile long strayChunksDropped;
+
+    TransportCounters()
+    {
+    }
+
+    /** @return application messages handed to Aeron. */
+    public long messagesSent()
+    {
+        return messagesSent;
+    }
+
+    /** @return application messages delivered to handlers. */
+    public long messagesReceived()
+    {
+        return messagesReceived;
+    }
+
+    /** @return messages that waited in a peer's queue (handshake not done or back pressure). */
+    public long messagesQueued()
+    {
+        return messagesQueued;
+    }
+
+    /** @return sends refused: unknown peer, or its queue full past the retry bound. */
+    public long sendsRejected()
+    {
+        return sendsRejected;
+    }
+
+    /** @return messages dropped because they were truncated, malformed or of an unknown template. */
+    public long malformedDropped()
+    {
+        return malformedDropped;
+    }
+
+    /** @return messages dropped because they carried another schema id or version. */
+    public long versionMismatches()
+    {
+        return versionMismatches;
+    }
+
+    /** @return messages dropped, undecoded, because their sender had not completed the handshake. */
+    public long unauthenticatedDropped()
+    {
+        return unauthenticatedDropped;
+    }
+
+    /** @return valid messages for which no handler was registered. */
+    public long unhandledDropped()
+    {
+        return unhandledDropped;
+    }
+
+    /** @return exceptions thrown by handlers and listeners (caught, logged). */
+    public long handlerErrors()
+    {
+        return handlerErrors;
+    }
+
+    /** @return handshakes this node refused (wrong secret, id clash). */
+    public long handshakesRefused()
+    {
+        return handshakesRefused;
+    }
+
+    /** @return peers that completed the handshake both ways. */
+    public long peersJoined()
+    {
+        return peersJoined;
+    }
+
+    /** @return peers lost (timeout, image gone, left, refused). */
+    public long peersLost()
+    {
+        return peersLost;
+    }
+
+    /** @return outgoing blocks confirmed by their receiver. */
+    public long blocksSent()
+    {
+        return blocksSent;
+    }
+
+    /** @return incoming blocks completed with a matching checksum. */
+    public long blocksReceived()
+    {
+        return blocksReceived;
+    }
+
+    /** @return transfers that failed, either way. */
+    public long blocksFailed()
+    {
+        return blocksFailed;
+    }
+
+    /** @return block payload bytes offered to Aeron. */
+    public long bytesSent()
+    {
+        return bytesSent;
+    }
+
+    /** @return block payload bytes copied into destinations. */
+    public long bytesReceived()
+    {
+        return bytesReceived;
+    }
+
+    /** @return bulk fragments that belonged to no live transfer (late after a cancel, or garbage). */
+    public long strayChunksDropped()
+    {
+        return strayChunksDropped;
+    }
+
+    public String toString()
+    {
+        return "TransportCounters{sent=" + messagesSent + ", received=" + messagesReceived +
+            ", queued=" + messagesQueued + ", rejected=" + sendsRejected + ", malformed=" + malformedDropped +
+            ", versionMismatches=" + versionMismatches + ", unauthenticated=" + unauthenticatedDropped +
+            ", unhandled=" + unhandledDropped + ", handlerErrors=" + handlerErrors +
+            ", refused=" + handshakesRefused + ", joined=" + peersJoined + ", lost=" + peersLost +
+            ", blocksSent=" + blocksSent + ", blocksReceived=" + blocksReceived + ", blocksFailed=" + blocksFailed +
+            ", bytesSent=" + bytesSent + ", bytesReceived=" + bytesReceived + ", strayChunks=" + strayChunksDropped + '}';
+    }
+}

@@ -1,0 +1,1961 @@
+package io.offgrid.transport;
+
+import io.aeron.Aeron;
+import io.aeron.ExclusivePublication;
+import io.aeron.FragmentAssembler;
+import io.aeron.Image;
+import io.aeron.Publication;
+import io.aeron.Subscription;
+import io.aeron.driver.ThreadingMode;
+import io.aeron.logbuffer.FrameDescriptor;
+import io.aeron.logbuffer.Header;
+import io.offgrid.transport.protocol.*;
+import org.agrona.BufferUtil;
+import org.agrona.CloseHelper;
+import org.agrona.DirectBuffer;
+import org.agrona.ExpandableRingBuffer;
+import org.agrona.UnsafeApi;
+import org.agrona.collections.Int2ObjectHashMap;
+import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.AgentInvoker;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.SystemNanoClock;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One node's transport: an Aeron client (with an embedded media driver by default) listening on one UDP
+ * endpoint, run as a single Agrona {@link Agent}. Everything here, handlers and listeners included, runs on
+ * the agent's thread; the API methods ({@link #send}, {@link #addPeer}, {@link #sendBlock}...) must be called
+ * on it too, or handed over with {@link #execute(Runnable)}.
+ * <p>
+ * Per node: a control stream (SBE messages, including the handshake, heartbeats and block verdicts) and a
+ * bulk stream (block chunks) on the same endpoint, plus the same two on Aeron IPC for peers that share
+ * the media driver. A peer is addressed by node id: {@link #addPeer} names its endpoint; a peer that
+ * connects to us is learnt from its handshake.
+ * <pre>{@code
+ * TransportNode node = TransportNode.launch(new TransportNode.Context()
+ *     .nodeId(1).listenEndpoint("127.0.0.1:40100")
+ *     .handler(TaskFinishedDecoder.TEMPLATE_ID, (peer, template, buffer, offset, length) -> ...)
+ *     .blockAllocator(allocator).blockListener(listener).peerListener(peers));
+ * node.execute(() -> { node.addPeer(0, "127.0.0.1:40000"); node.send(0, buffer, 0, length); });
+ * }</pre>
+ */
+public final class TransportNode implements Agent, AutoCloseable
+{
+    /** Largest metadata a block transfer may carry. */
+    public static final int MAX_BLOCK_METADATA_LENGTH = 1024;
+
+    private static final System.Logger LOG = System.getLogger("io.offgrid.transport");
+    private static final int CHUNK_HEADER_LENGTH =
+        MessageHeaderEncoder.ENCODED_LENGTH + BlockChunkEncoder.BLOCK_LENGTH + BlockChunkEncoder.dataHeaderLength();
+    private static final int FRAGMENT_LIMIT = 64;
+    private static final int CHUNKS_PER_PEER_PER_CYCLE = 8;
+
+    private final Context ctx;
+    private final TransportCounters counters = new TransportCounters();
+    private final TransportDriver embeddedDriver;
+    private final Aeron aeron;
+    private final AgentInvoker driverInvoker;
+    private final AgentInvoker conductorInvoker;
+    private final Subscription controlSub;
+    private final Subscription bulkSub;
+    private final Subscription ipcControlSub;
+    private final Subscription ipcBulkSub;
+    private final String endpoint;
+    private final String driverKey;
+    private final Handshake handshake;
+    private final MessageValidator validator = new MessageValidator();
+    private final NanoClock clock;
+    private final AgentRunner runner;
+    private final ManyToOneConcurrentLinkedQueue<Runnable> commands = new ManyToOneConcurrentLinkedQueue<>();
+
+    private final Long2ObjectHashMap<Peer> peers = new Long2ObjectHashMap<>();
+    private final Int2ObjectHashMap<Peer> sessionToPeer = new Int2ObjectHashMap<>();
+    private final Int2ObjectHashMap<MessageHandler> handlers;
+    private final ArrayList<Peer> peerList = new ArrayList<>();
+    private final ArrayList<Peer> lostScratch = new ArrayList<>();
+
+    private final UnsafeBuffer encodeBuffer = new UnsafeBuffer(BufferUtil.allocateDirectAligned(4096, 64));
+    private final UnsafeBuffer chunkHeader = new UnsafeBuffer(BufferUtil.allocateDirectAligned(64, 64));
+    private final UnsafeBuffer chunkView = new UnsafeBuffer(0, 0);
+    private final UnsafeBuffer messageView = new UnsafeBuffer(0, 0);
+    private final UnsafeBuffer metadataView = new UnsafeBuffer(0, 0);
+    private final byte[] macScratch = new byte[Handshake.MAC_LENGTH];
+    private final byte[] nonceScratch = new byte[Handshake.NONCE_LENGTH];
+
+    private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
+    private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
+    private final HelloEncoder helloEncoder = new HelloEncoder();
+    private final HelloDecoder helloDecoder = new HelloDecoder();
+    private final ChallengeEncoder challengeEncoder = new ChallengeEncoder();
+    private final ChallengeDecoder challengeDecoder = new ChallengeDecoder();
+    private final HandshakeResponseEncoder responseEncoder = new HandshakeResponseEncoder();
+    private final HandshakeResponseDecoder responseDecoder = new HandshakeResponseDecoder();
+    private final WelcomeEncoder welcomeEncoder = new WelcomeEncoder();
+    private final WelcomeDecoder welcomeDecoder = new WelcomeDecoder();
+    private final RefusedEncoder refusedEncoder = new RefusedEncoder();
+    private final RefusedDecoder refusedDecoder = new RefusedDecoder();
+    private final PingEncoder pingEncoder = new PingEncoder();
+    private final GoodbyeEncoder goodbyeEncoder = new GoodbyeEncoder();
+    private final GoodbyeDecoder goodbyeDecoder = new GoodbyeDecoder();
+    private final BlockStartEncoder blockStartEncoder = new BlockStartEncoder();
+    private final BlockStartDecoder blockStartDecoder = new BlockStartDecoder();
+    private final BlockChunkEncoder blockChunkEncoder = new BlockChunkEncoder();
+    private final BlockEndEncoder blockEndEncoder = new BlockEndEncoder();
+    private final BlockEndDecoder blockEndDecoder = new BlockEndDecoder();
+    private final BlockAbortEncoder blockAbortEncoder = new BlockAbortEncoder();
+    private final BlockAbortDecoder blockAbortDecoder = new BlockAbortDecoder();
+    private final BlockResultEncoder blockResultEncoder = new BlockResultEncoder();
+    private final BlockResultDecoder blockResultDecoder = new BlockResultDecoder();
+
+    private final FragmentAssembler controlAssembler = new FragmentAssembler(this::onControlFragment);
+    private final FragmentAssembler ipcControlAssembler = new FragmentAssembler(this::onControlFragment);
+
+    private long nowNs;
+    private long nextTransferId = 1;
+    private boolean closed;
+
+    private TransportNode(final Context ctx)
+    {
+        this.ctx = ctx;
+        this.clock = ctx.nanoClock;
+        this.handlers = ctx.handlers;
+        this.handshake = new Handshake(ctx.clusterSecret);
+        this.nowNs = clock.nanoTime();
+
+        TransportDriver driver = null;
+        Aeron client = null;
+        try
+        {
+            String dir = ctx.aeronDirectoryName;
+            if (null == dir)
+            {
+                driver = TransportDriver.launch(ctx.driverContext);
+                dir = driver.aeronDirectoryName();
+            }
+            final AgentInvoker invoker = null != driver && driver.threadingMode() == ThreadingMode.INVOKER ? driver.invoker() : null;
+            client = Aeron.connect(new Aeron.Context()
+                .aeronDirectoryName(dir)
+                .useConductorAgentInvoker(true)
+                .driverAgentInvoker(invoker)
+                .errorHandler(TransportNode::logError)
+                .clientName("offgrid-node-" + ctx.nodeId));
+            this.embeddedDriver = driver;
+            this.aeron = client;
+            this.driverInvoker = invoker;
+            this.conductorInvoker = client.conductorAgentInvoker();
+            this.driverKey = driverKey(dir);
+
+            final String socketParams = "|so-rcvbuf=" + ctx.socketBufferLength + "|rcv-wnd=" + ctx.receiverWindowLength;
+            controlSub = client.addSubscription(
+                "aeron:udp?endpoint=" + ctx.listenEndpoint + socketParams, ctx.controlStreamId,
+                this::onImageAvailable, this::onImageUnavailable);
+            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            String resolved;
+            while (null == (resolved = controlSub.resolvedEndpoint()))
+            {
+                invokeAeron();
+                if (System.nanoTime() > deadline)
+                {
+                    throw new TransportException("could not bind " + ctx.listenEndpoint);
+                }
+                Thread.onSpinWait();
+            }
+            this.endpoint = resolved;
+            bulkSub = client.addSubscription(
+                "aeron:udp?endpoint=" + resolved + socketParams, ctx.bulkStreamId,
+                this::onImageAvailable, this::onImageUnavailable);
+            ipcControlSub = client.addSubscription("aeron:ipc", ctx.ipcControlStreamId, this::onImageAvailable, this::onImageUnavailable);
+            ipcBulkSub = client.addSubscription("aeron:ipc", ctx.ipcBulkStreamId, this::onImageAvailable, this::onImageUnavailable);
+        }
+        catch (final RuntimeException ex)
+        {
+            CloseHelper.quietClose(client);
+            CloseHelper.quietClose(driver);
+            throw ex instanceof TransportException ? ex : new TransportException("transport node failed to start", ex);
+        }
+
+        if (ctx.useAgentRunner)
+        {
+            runner = new AgentRunner(ctx.idleStrategy, TransportNode::logError, null, this);
+            AgentRunner.startOnThread(runner);
+        }
+        else
+        {
+            runner = null;
+        }
+    }
+
+    /**
+     * Starts a node: its driver (unless it joins one), its subscriptions and, by default, its agent thread.
+     *
+     * @param ctx configuration; concluded here.
+     * @return the running node.
+     */
+    public static TransportNode launch(final Context ctx)
+    {
+        return new TransportNode(ctx.conclude());
+    }
+
+    /** @return this node's id. */
+    public long nodeId()
+    {
+        return ctx.nodeId;
+    }
+
+    /** @return the UDP endpoint (host:port) this node listens on, with the port resolved. */
+    public String endpoint()
+    {
+        return endpoint;
+    }
+
+    /** @return the media driver directory this node uses. */
+    public String aeronDirectoryName()
+    {
+        return aeron.context().aeronDirectoryName();
+    }
+
+    /** @return what the node has counted. */
+    public TransportCounters counters()
+    {
+        return counters;
+    }
+
+    /** @return the largest control message {@link #send} accepts, bytes. */
+    public int maxMessageLength()
+    {
+        return Math.min(ctx.controlTermLength / 8, 16 * 1024 * 1024);
+    }
+
+    /** @return the agent's name. */
+    public String roleName()
+    {
+        return "offgrid-transport-" + ctx.nodeId;
+    }
+
+    /**
+     * Runs {@code command} on the agent thread at its next duty cycle. Any thread may call this.
+     *
+     * @param command what to run.
+     */
+    public void execute(final Runnable command)
+    {
+        commands.offer(command);
+    }
+
+    /**
+     * Names a peer's endpoint and starts connecting to it. Agent thread only.
+     *
+     * @param peerId   the peer's node id.
+     * @param endpoint host:port it listens on.
+     */
+    public void addPeer(final long peerId, final String endpoint)
+    {
+        if (peerId == ctx.nodeId)
+        {
+            throw new TransportException("a node cannot be its own peer: " + peerId);
+        }
+        Peer peer = peers.get(peerId);
+        if (null == peer)
+        {
+            peer = newPeer(peerId);
+        }
+        if (null == peer.controlPub)
+        {
+            peer.endpoint = endpoint;
+            openUdp(peer);
+        }
+    }
+
+    /**
+     * @param peerId a node id.
+     * @return whether the handshake with it completed both ways and it is not lost.
+     */
+    public boolean isJoined(final long peerId)
+    {
+        final Peer peer = peers.get(peerId);
+        return null != peer && peer.joined;
+    }
+
+    /**
+     * Sends one SBE message (header first) to a peer. If the handshake is not done yet, or Aeron pushes back,
+     * the message waits in the peer's queue (in order) and goes out in a later duty cycle; if that queue is
+     * full the call retries, stepping the idle strategy, up to {@link Context#sendTimeoutNs}. Agent thread only.
+     *
+     * @param peerId node id of the receiver.
+     * @param buffer holds the message.
+     * @param offset where it starts.
+     * @param length its length, at most {@link #maxMessageLength()}.
+     * @return true if sent or queued; false if the peer is unknown or its queue stayed full (counted as rejected).
+     */
+    public boolean send(final long peerId, final DirectBuffer buffer, final int offset, final int length)
+    {
+        if (length > maxMessageLength() || length < MessageHeaderEncoder.ENCODED_LENGTH)
+        {
+            throw new TransportException("message length " + length + " outside [8, " + maxMessageLength() + "]");
+        }
+        final Peer peer = peers.get(peerId);
+        if (null == peer)
+        {
+            counters.sendsRejected++;
+            return false;
+        }
+        return sendTo(peer, buffer, offset, length);
+    }
+
+    /**
+     * Streams a block of native memory to a peer in chunks, on the bulk stream. The memory must stay valid and
+     * unchanged until {@link BlockListener#onBlockSent} or {@link BlockListener#onBlockSendFailed} for the
+     * returned id: exactly one of them ends every transfer. Agent thread only.
+     *
+     * @param peerId         receiver.
+     * @param address        start of the block (ignored when length is 0).
+     * @param length         length in bytes, any size.
+     * @param metadata       opaque bytes for the receiver's allocator and listener (for example the key).
+     * @param metadataOffset where they start.
+     * @param metadataLength at most {@link #MAX_BLOCK_METADATA_LENGTH}.
+     * @return the transfer id, or -1 if the peer is unknown.
+     */
+    public long sendBlock(
+        final long peerId,
+        final long address,
+        final long length,
+        final DirectBuffer metadata,
+        final int metadataOffset,
+        final int metadataLength)
+    {
+        if (length < 0 || metadataLength < 0 || metadataLength > MAX_BLOCK_METADATA_LENGTH)
+        {
+            throw new TransportException("bad block length " + length + " or metadata length " + metadataLength);
+        }
+        final Peer peer = peers.get(peerId);
+        if (null == peer)
+        {
+            return -1;
+        }
+        final UnsafeBuffer meta = new UnsafeBuffer(new byte[metadataLength]);
+        if (metadataLength > 0)
+        {
+            meta.putBytes(0, metadata, metadataOffset, metadataLength);
+        }
+        final OutboundTransfer transfer = new OutboundTransfer(nextTransferId++, address, length, meta);
+        peer.outbound.add(transfer);
+        return transfer.id;
+    }
+
+    /**
+     * Stops sending a block; the receiver frees what it had. Ends with {@link BlockListener#onBlockSendFailed}
+     * (CANCELLED). Agent thread only.
+     *
+     * @return false if no such transfer is in flight.
+     */
+    public boolean cancelSend(final long peerId, final long transferId)
+    {
+        final Peer peer = peers.get(peerId);
+        if (null != peer)
+        {
+            for (final OutboundTransfer t : peer.outbound)
+            {
+                if (t.id == transferId && t.state != OutboundTransfer.ABORT)
+                {
+                    if (t.state == OutboundTransfer.AWAITING_RESULT)
+                    {
+                        return false;
+                    }
+                    t.state = OutboundTransfer.ABORT;
+                    sendFailed(peer, t, BlockStatus.CANCELLED);
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Stops receiving a block: frees its partial memory, tells the sender, and ends with
+     * {@link BlockListener#onBlockReceiveFailed} (CANCELLED). Agent thread only.
+     *
+     * @return false if no such transfer is in flight.
+     */
+    public boolean cancelReceive(final long peerId, final long transferId)
+    {
+        final Peer peer = peers.get(peerId);
+        if (null == peer)
+        {
+            return false;
+        }
+        final InboundTransfer t = peer.inbound.get(transferId);
+        if (null == t)
+        {
+            return false;
+        }
+        failInbound(peer, t, BlockStatus.CANCELLED, true);
+        return true;
+    }
+
+    /** {@inheritDoc} */
+    public int doWork()
+    {
+        if (closed)
+        {
+            return 0;
+        }
+        nowNs = clock.nanoTime();
+        int work = invokeAeron();
+        work += controlSub.poll(controlAssembler, FRAGMENT_LIMIT);
+        work += ipcControlSub.poll(ipcControlAssembler, FRAGMENT_LIMIT);
+        work += bulkSub.poll(this::onBulkFragment, FRAGMENT_LIMIT);
+        work += ipcBulkSub.poll(this::onBulkFragment, FRAGMENT_LIMIT);
+
+        Runnable command;
+        while (null != (command = commands.poll()))
+        {
+            try
+            {
+                command.run();
+            }
+            catch (final RuntimeException ex)
+            {
+                counters.handlerErrors++;
+                logError(ex);
+            }
+            work++;
+        }
+
+        peerList.clear();
+        peers.values().forEach(peerList::add);
+        for (int i = 0, n = peerList.size(); i < n; i++)
+        {
+            final Peer peer = peerList.get(i);
+            if (peers.get(peer.id) == peer)
+            {
+                work += progress(peer);
+            }
+        }
+        return work;
+    }
+
+    /**
+     * Leaves the cluster: tells open peers goodbye, frees partial incoming blocks through the allocator,
+     * closes the Aeron client and the embedded driver, whose directory is deleted.
+     */
+    public void close()
+    {
+        if (null != runner)
+        {
+            CloseHelper.quietClose(runner);
+        }
+        else
+        {
+            onClose();
+        }
+    }
+
+    /** {@inheritDoc} */
+    public void onClose()
+    {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
+        peers.values().forEach(
+            (peer) ->
+            {
+                if (peer.outboundOpen() && null != peer.controlPub)
+                {
+                    goodbyeEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).nodeId(ctx.nodeId);
+                    peer.controlPub.offer(encodeBuffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + goodbyeEncoder.encodedLength());
+                }
+                peer.inbound.values().forEach((t) -> freeDestination(t));
+                peer.inbound.clear();
+                peer.closePublications();
+            });
+        peers.clear();
+        CloseHelper.quietClose(aeron);
+        CloseHelper.quietClose(embeddedDriver);
+    }
+
+    // ------------------------------------------------------------------------------------------------ sending
+
+    private boolean sendTo(final Peer peer, final DirectBuffer buffer, final int offset, final int length)
+    {
+        if (peer.outboundOpen() && 0 == peer.pendingCount)
+        {
+            final long result = peer.controlPub.offer(buffer, offset, length);
+            if (result > 0)
+            {
+                counters.messagesSent++;
+                return true;
+            }
+        }
+        if (enqueue(peer, buffer, offset, length))
+        {
+            return true;
+        }
+        final IdleStrategy idle = ctx.sendIdleStrategy;
+        final long deadline = System.nanoTime() + ctx.sendTimeoutNs;
+        idle.reset();
+        while (System.nanoTime() < deadline && peers.get(peer.id) == peer)
+        {
+            invokeAeron();
+            drainPending(peer);
+            if (enqueue(peer, buffer, offset, length))
+            {
+                return true;
+            }
+            idle.idle();
+        }
+        counters.sendsRejected++;
+        LOG.log(System.Logger.Level.WARNING, "send to " + peer + " rejected: queue full for " +
+            TimeUnit.NANOSECONDS.toMillis(ctx.sendTimeoutNs) + " ms");
+        return false;
+    }
+
+    private boolean enqueue(final Peer peer, final DirectBuffer buffer, final int offset, final int length)
+    {
+        if (null == peer.pending)
+        {
+            peer.pending = new ExpandableRingBuffer(4096, ctx.maxQueuedBytesPerPeer, true);
+        }
+        if (peer.pending.append(buffer, offset, length))
+        {
+            peer.pendingCount++;
+            counters.messagesQueued++;
+            return true;
+        }
+        return false;
+    }
+
+    private int drainPending(final Peer peer)
+    {
+        if (0 == peer.pendingCount || !peer.outboundOpen())
+        {
+            return 0;
+        }
+        final int before = peer.pendingCount;
+        peer.pending.consume(
+            (buffer, offset, length, headOffset) ->
+            {
+                if (peer.controlPub.offer(buffer, offset, length) > 0)
+                {
+                    peer.pendingCount--;
+                    counters.messagesSent++;
+                    return true;
+                }
+                return false;
+            },
+            Integer.MAX_VALUE);
+        return before - peer.pendingCount;
+    }
+
+    private int encoded(final int bodyLength)
+    {
+        return MessageHeaderEncoder.ENCODED_LENGTH + bodyLength;
+    }
+
+    private void sendInternal(final Peer peer, final int length)
+    {
+        sendTo(peer, encodeBuffer, 0, length);
+    }
+
+    private boolean offerHandshake(final Peer peer, final int length)
+    {
+        return null != peer.controlPub && peer.controlPub.isConnected() && peer.controlPub.offer(encodeBuffer, 0, length) > 0;
+    }
+
+    // ------------------------------------------------------------------------------------------------ peers
+
+    private Peer newPeer(final long peerId)
+    {
+        final Peer peer = new Peer(peerId, nowNs);
+        peers.put(peerId, peer);
+        return peer;
+    }
+
+    private void openUdp(final Peer peer)
+    {
+        final String common = "aeron:udp?endpoint=" + peer.endpoint + "|so-sndbuf=" + ctx.socketBufferLength + "|sparse=true";
+        peer.controlPub = aeron.addExclusivePublication(common + "|term-length=" + ctx.controlTermLength, ctx.controlStreamId);
+        peer.bulkPub = aeron.addExclusivePublication(
+            common + "|term-length=" + ctx.bulkTermLength + "|mtu=" + ctx.bulkMtu + "|session-id=" + peer.controlPub.sessionId(),
+            ctx.bulkStreamId);
+        peer.outIpc = false;
+        peer.lastConnectedNs = nowNs;
+    }
+
+    private void openIpc(final Peer peer)
+    {
+        peer.controlPub = aeron.addExclusivePublication(
+            "aeron:ipc?sparse=true|term-length=" + ctx.controlTermLength, peer.ipcControlStreamId);
+        peer.bulkPub = aeron.addExclusivePublication(
+            "aeron:ipc?sparse=true|term-length=" + ctx.bulkTermLength + "|mtu=" + ctx.bulkMtu +
+            "|session-id=" + peer.controlPub.sessionId(), peer.ipcBulkStreamId);
+        peer.outIpc = true;
+        peer.lastConnectedNs = nowNs;
+    }
+
+    private boolean sharesDriver(final Peer peer)
+    {
+        return ctx.preferIpc && driverKey.equals(peer.driverKey) && 0 != peer.ipcControlStreamId;
+    }
+
+    private int progress(final Peer peer)
+    {
+        int work = 0;
+        final ExclusivePublication pub = peer.controlPub;
+        if (null != pub)
+        {
+            if (pub.isConnected())
+            {
+                peer.lastConnectedNs = nowNs;
+                work += progressHandshake(peer);
+            }
+            else if (nowNs - peer.lastConnectedNs > ctx.peerTimeoutNs)
+            {
+                lose(peer, "unreachable for " + TimeUnit.NANOSECONDS.toMillis(ctx.peerTimeoutNs) + " ms");
+                return work + 1;
+            }
+        }
+
+        if (!peer.joined && nowNs - peer.createdNs > ctx.handshakeTimeoutNs)
+        {
+            lose(peer, null != peer.refusal ? peer.refusal :
+                "handshake did not complete in " + TimeUnit.NANOSECONDS.toMillis(ctx.handshakeTimeoutNs) +
+                " ms (unreachable, or another node id, secret or protocol version there?)");
+            return work + 1;
+        }
+        if (peer.joined && nowNs - peer.lastHeardNs > ctx.peerTimeoutNs)
+        {
+            lose(peer, "silent for " + TimeUnit.NANOSECONDS.toMillis(nowNs - peer.lastHeardNs) + " ms");
+            return work + 1;
+        }
+
+        if (peer.outboundOpen())
+        {
+            work += drainPending(peer);
+            if (nowNs >= peer.nextPingNs)
+            {
+                peer.nextPingNs = nowNs + ctx.heartbeatIntervalNs;
+                pingEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).nodeId(ctx.nodeId).timestampNs(nowNs);
+                sendInternal(peer, encoded(pingEncoder.encodedLength()));
+            }
+            if (!peer.outbound.isEmpty())
+            {
+                work += progressTransfers(peer);
+            }
+        }
+        return work;
+    }
+
+    private int progressHandshake(final Peer peer)
+    {
+        int work = 0;
+        if (peer.challengePending)
+        {
+            challengeEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder)
+                .nodeId(ctx.nodeId)
+                .initiatorNodeId(peer.id)
+                .ipcControlStreamId(ctx.ipcControlStreamId)
+                .ipcBulkStreamId(ctx.ipcBulkStreamId)
+                .putNonce(peer.responderNonce, 0, Handshake.NONCE_LENGTH)
+                .putMac(peer.challengeMac, 0, Handshake.MAC_LENGTH)
+                .driverKey(driverKey);
+            if (offerHandshake(peer, encoded(challengeEncoder.encodedLength())))
+            {
+                peer.challengePending = false;
+                peer.awaitingResponse = true;
+                work++;
+            }
+        }
+        if (peer.welcomePending)
+        {
+            welcomeEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).nodeId(ctx.nodeId);
+            if (offerHandshake(peer, encoded(welcomeEncoder.encodedLength())))
+            {
+                peer.welcomePending = false;
+                work++;
+            }
+        }
+        if (Peer.OUT_CONNECTING == peer.outState)
+        {
+            handshake.nextNonce(peer.initiatorNonce);
+            helloEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder)
+                .nodeId(ctx.nodeId)
+                .ipcControlStreamId(ctx.ipcControlStreamId)
+                .ipcBulkStreamId(ctx.ipcBulkStreamId)
+                .putNonce(peer.initiatorNonce, 0, Handshake.NONCE_LENGTH)
+                .endpoint(endpoint)
+                .driverKey(driverKey);
+            if (offerHandshake(peer, encoded(helloEncoder.encodedLength())))
+            {
+                peer.outState = Peer.OUT_HELLO_SENT;
+                work++;
+            }
+        }
+        else if (Peer.OUT_RESPONSE_PENDING == peer.outState)
+        {
+            responseEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).nodeId(ctx.nodeId).putMac(peer.responseMac, 0, Handshake.MAC_LENGTH);
+            if (offerHandshake(peer, encoded(responseEncoder.encodedLength())))
+            {
+                peer.outState = Peer.OUT_RESPONSE_SENT;
+                work++;
+            }
+        }
+        return work;
+    }
+
+    private void checkJoined(final Peer peer)
+    {
+        if (!peer.joined && peer.outboundOpen() && peer.inboundAuthenticated())
+        {
+            peer.joined = true;
+            peer.lastHeardNs = nowNs;
+            counters.peersJoined++;
+            LOG.log(System.Logger.Level.DEBUG, () -> "node " + ctx.nodeId + ": " + peer + " joined" + (peer.outIpc ? " over IPC" : ""));
+            try
+            {
+                ctx.peerListener.onPeerJoined(peer.id, peer.endpoint);
+            }
+            catch (final RuntimeException ex)
+            {
+                counters.handlerErrors++;
+                logError(ex);
+            }
+        }
+    }
+
+    private void lose(final Peer peer, final String reason)
+    {
+        if (peers.get(peer.id) != peer)
+        {
+            return;
+        }
+        peers.remove(peer.id);
+        if (peer.inboundAuthenticated() && sessionToPeer.get(peer.inSession) == peer)
+        {
+            sessionToPeer.remove(peer.inSession);
+        }
+        final int dropped = peer.pendingCount;
+        peer.pendingCount = 0;
+        peer.pending = null;
+        peer.closePublications();
+        counters.peersLost++;
+        LOG.log(System.Logger.Level.INFO, "node " + ctx.nodeId + ": lost " + peer + ": " + reason +
+            (dropped > 0 ? " (" + dropped + " queued messages dropped)" : ""));
+
+        for (final InboundTransfer t : peer.inbound.values().toArray(new InboundTransfer[0]))
+        {
+            failInbound(peer, t, BlockStatus.SENDER_LOST, false);
+        }
+        for (final OutboundTransfer t : peer.outbound.toArray(new OutboundTransfer[0]))
+        {
+            if (t.state != OutboundTransfer.ABORT)
+            {
+                sendFailed(peer, t, BlockStatus.RECEIVER_LOST);
+            }
+        }
+        peer.outbound.clear();
+        try
+        {
+            ctx.peerListener.onPeerLost(peer.id, reason, dropped);
+        }
+        catch (final RuntimeException ex)
+        {
+            counters.handlerErrors++;
+            logError(ex);
+        }
+    }
+
+    private void onImageAvailable(final Image image)
+    {
+    }
+
+    private void onImageUnavailable(final Image image)
+    {
+        final Peer peer = sessionToPeer.get(image.sessionId());
+        if (null != peer && !closed)
+        {
+            lose(peer, "its connection closed");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ control
+
+    private void onControlFragment(final DirectBuffer buffer, final int offset, final int length, final Header header)
+    {
+        final int session = header.sessionId();
+        final Peer peer = sessionToPeer.get(session);
+        if (length < MessageHeaderDecoder.ENCODED_LENGTH)
+        {
+            badInput(peer, session, "truncated message");
+            counters.malformedDropped++;
+            return;
+        }
+        final int templateId = buffer.getShort(offset + 2, java.nio.ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
+        final boolean handshakeMessage = templateId >= HelloDecoder.TEMPLATE_ID && templateId <= RefusedDecoder.TEMPLATE_ID;
+        if (null == peer && !handshakeMessage)
+        {
+            counters.unauthenticatedDropped++;
+            return;
+        }
+        final int result = validator.validate(buffer, offset, length);
+        if (MessageValidator.OK != result)
+        {
+            if (MessageValidator.WRONG_VERSION == result || MessageValidator.WRONG_SCHEMA == result)
+            {
+                counters.versionMismatches++;
+                headerDecoder.wrap(buffer, offset);
+                badInput(peer, session, "refused: it speaks schema " + headerDecoder.schemaId() + " version " +
+                    headerDecoder.version() + ", this node speaks schema " + MessageHeaderDecoder.SCHEMA_ID +
+                    " version " + MessageHeaderDecoder.SCHEMA_VERSION);
+            }
+            else
+            {
+                counters.malformedDropped++;
+                badInput(peer, session, "dropped a message: " + MessageValidator.describe(result) + " (template " + templateId + ")");
+            }
+            return;
+        }
+        if (null != peer)
+        {
+            peer.lastHeardNs = nowNs;
+        }
+        final int body = offset + MessageHeaderDecoder.ENCODED_LENGTH;
+        final int blockLength = buffer.getShort(offset, java.nio.ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
+        final int version = MessageHeaderDecoder.SCHEMA_VERSION;
+        try
+        {
+            onControlMessage(peer, session, templateId, buffer, offset, length, body, blockLength, version);
+        }
+        catch (final RuntimeException ex)
+        {
+            counters.malformedDropped++;
+            badInput(peer, session, "message (template " + templateId + ") could not be handled: " + ex);
+        }
+    }
+
+    private void onControlMessage(
+        final Peer peer,
+        final int session,
+        final int templateId,
+        final DirectBuffer buffer,
+        final int offset,
+        final int length,
+        final int body,
+        final int blockLength,
+        final int version)
+    {
+        switch (templateId)
+        {
+            case HelloDecoder.TEMPLATE_ID:
+                onHello(session, helloDecoder.wrap(buffer, body, blockLength, version));
+                break;
+            case ChallengeDecoder.TEMPLATE_ID:
+                onChallenge(challengeDecoder.wrap(buffer, body, blockLength, version));
+                break;
+            case HandshakeResponseDecoder.TEMPLATE_ID:
+                onResponse(session, responseDecoder.wrap(buffer, body, blockLength, version));
+                break;
+            case WelcomeDecoder.TEMPLATE_ID:
+                onWelcome(welcomeDecoder.wrap(buffer, body, blockLength, version));
+                break;
+            case RefusedDecoder.TEMPLATE_ID:
+                onRefused(refusedDecoder.wrap(buffer, body, blockLength, version));
+                break;
+            case PingDecoder.TEMPLATE_ID:
+                break;
+            case GoodbyeDecoder.TEMPLATE_ID:
+                lose(peer, "it left");
+                break;
+            case BlockResultDecoder.TEMPLATE_ID:
+                onBlockResult(peer, blockResultDecoder.wrap(buffer, body, blockLength, version));
+                break;
+            case BlockStartDecoder.TEMPLATE_ID:
+            case BlockChunkDecoder.TEMPLATE_ID:
+            case BlockEndDecoder.TEMPLATE_ID:
+            case BlockAbortDecoder.TEMPLATE_ID:
+                counters.malformedDropped++;
+                badInput(peer, session, "bulk message on the control stream");
+                break;
+            default:
+                dispatch(peer, templateId, buffer, offset, length);
+        }
+    }
+
+    private void dispatch(final Peer peer, final int templateId, final DirectBuffer buffer, final int offset, final int length)
+    {
+        final MessageHandler handler = handlers.get(templateId);
+        final MessageHandler target = null != handler ? handler : ctx.defaultHandler;
+        if (null == target)
+        {
+            counters.unhandledDropped++;
+            return;
+        }
+        messageView.wrap(buffer, offset, length);
+        counters.messagesReceived++;
+        try
+        {
+            target.onMessage(peer.id, templateId, messageView, 0, length);
+        }
+        catch (final RuntimeException ex)
+        {
+            counters.handlerErrors++;
+            logError(ex);
+        }
+    }
+
+    private void badInput(final Peer peer, final int session, final String what)
+    {
+        if (null != peer)
+        {
+            if (!peer.loggedBadInput)
+            {
+                peer.loggedBadInput = true;
+                LOG.log(System.Logger.Level.WARNING, "node " + ctx.nodeId + ": from " + peer + ": " + what + " (logged once per peer)");
+            }
+        }
+        else if (loggedSessions.add(session) && loggedSessions.size() < 1024)
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + ctx.nodeId + ": from unauthenticated session " + session + ": " + what);
+        }
+    }
+
+    private final org.agrona.collections.IntHashSet loggedSessions = new org.agrona.collections.IntHashSet();
+
+    private void onHello(final int session, final HelloDecoder hello)
+    {
+        final long peerId = hello.nodeId();
+        final int ipcControl = hello.ipcControlStreamId();
+        final int ipcBulk = hello.ipcBulkStreamId();
+        hello.getNonce(nonceScratch, 0, Handshake.NONCE_LENGTH);
+        final String peerEndpoint = hello.endpoint();
+        final String peerDriverKey = hello.driverKey();
+        if (peerId == ctx.nodeId || peerId < 0)
+        {
+            counters.handshakesRefused++;
+            badInput(null, session, "refused a Hello claiming node id " + peerId);
+            return;
+        }
+        final int colon = null == peerEndpoint ? -1 : peerEndpoint.lastIndexOf(':');
+        if (colon <= 0 || colon == peerEndpoint.length() - 1 || peerEndpoint.length() > 256)
+        {
+            counters.malformedDropped++;
+            badInput(null, session, "Hello with a bad endpoint");
+            return;
+        }
+        Peer peer = peers.get(peerId);
+        if (null == peer && peers.size() >= ctx.maxPeers)
+        {
+            counters.handshakesRefused++;
+            badInput(null, session, "refused a Hello: already " + peers.size() + " peers");
+            return;
+        }
+        if (null != peer && peer.inboundAuthenticated() && peer.inSession != session)
+        {
+            lose(peer, "it reconnected");
+            peer = null;
+        }
+        if (null == peer)
+        {
+            peer = newPeer(peerId);
+        }
+        peer.endpoint = peerEndpoint;
+        peer.driverKey = peerDriverKey;
+        peer.ipcControlStreamId = ipcControl;
+        peer.ipcBulkStreamId = ipcBulk;
+        System.arraycopy(nonceScratch, 0, peer.peerNonce, 0, Handshake.NONCE_LENGTH);
+        handshake.nextNonce(peer.responderNonce);
+        handshake.challengeMac(peer.peerNonce, peer.responderNonce, peerId, ctx.nodeId, peer.challengeMac);
+        peer.challengePending = true;
+        if (null == peer.controlPub)
+        {
+            try
+            {
+                if (sharesDriver(peer))
+                {
+                    openIpc(peer);
+                }
+                else
+                {
+                    openUdp(peer);
+                }
+            }
+            catch (final RuntimeException ex)
+            {
+                peers.remove(peer.id);
+                peer.closePublications();
+                throw ex;
+            }
+        }
+    }
+
+    private void onChallenge(final ChallengeDecoder challenge)
+    {
+        final long peerId = challenge.nodeId();
+        final Peer peer = peers.get(peerId);
+        if (null == peer || challenge.initiatorNodeId() != ctx.nodeId || Peer.OUT_HELLO_SENT != peer.outState)
+        {
+            return;
+        }
+        peer.ipcControlStreamId = challenge.ipcControlStreamId();
+        peer.ipcBulkStreamId = challenge.ipcBulkStreamId();
+        challenge.getNonce(peer.responderNonceSeen, 0, Handshake.NONCE_LENGTH);
+        challenge.getMac(macScratch, 0, Handshake.MAC_LENGTH);
+        peer.driverKey = challenge.driverKey();
+        final byte[] expected = new byte[Handshake.MAC_LENGTH];
+        handshake.challengeMac(peer.initiatorNonce, peer.responderNonceSeen, ctx.nodeId, peerId, expected);
+        if (!handshake.matches(expected, macScratch))
+        {
+            counters.handshakesRefused++;
+            LOG.log(System.Logger.Level.WARNING, "node " + ctx.nodeId + ": refused " + peer +
+                ": it failed the cluster secret challenge");
+            lose(peer, "refused: it failed the cluster secret challenge");
+            return;
+        }
+        handshake.responseMac(peer.initiatorNonce, peer.responderNonceSeen, ctx.nodeId, peerId, peer.responseMac);
+        if (!peer.outIpc && sharesDriver(peer))
+        {
+            peer.closePublications();
+            openIpc(peer);
+        }
+        peer.outState = Peer.OUT_RESPONSE_PENDING;
+    }
+
+    private void onResponse(final int session, final HandshakeResponseDecoder response)
+    {
+        final long peerId = response.nodeId();
+        final Peer peer = peers.get(peerId);
+        if (null == peer || !peer.awaitingResponse)
+        {
+            return;
+        }
+        response.getMac(macScratch, 0, Handshake.MAC_LENGTH);
+        final byte[] expected = new byte[Handshake.MAC_LENGTH];
+        handshake.responseMac(peer.peerNonce, peer.responderNonce, peerId, ctx.nodeId, expected);
+        peer.awaitingResponse = false;
+        final Peer owner = sessionToPeer.get(session);
+        if (!handshake.matches(expected, macScratch) || (null != owner && owner != peer))
+        {
+            counters.handshakesRefused++;
+            final String reason = null != owner && owner != peer ?
+                "its session clashes with " + owner : "it failed the cluster secret challenge";
+            LOG.log(System.Logger.Level.WARNING, "node " + ctx.nodeId + ": refused " + peer + ": " + reason);
+            refusedEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).nodeId(ctx.nodeId).reason("refused by node " + ctx.nodeId + ": " + reason);
+            offerHandshake(peer, encoded(refusedEncoder.encodedLength()));
+            peer.refusal = "refused: " + reason;
+            peers.remove(peer.id);
+            peer.closePublications();
+            return;
+        }
+        peer.inSession = session;
+        sessionToPeer.put(session, peer);
+        peer.lastHeardNs = nowNs;
+        peer.welcomePending = true;
+        checkJoined(peer);
+    }
+
+    private void onWelcome(final WelcomeDecoder welcome)
+    {
+        final Peer peer = peers.get(welcome.nodeId());
+        if (null != peer && Peer.OUT_RESPONSE_SENT == peer.outState)
+        {
+            peer.outState = Peer.OUT_OPEN;
+            peer.nextPingNs = nowNs;
+            drainPending(peer);
+            checkJoined(peer);
+        }
+    }
+
+    private void onRefused(final RefusedDecoder refused)
+    {
+        final Peer peer = peers.get(refused.nodeId());
+        final String reason = refused.reason();
+        if (null != peer && !peer.outboundOpen())
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + ctx.nodeId + ": " + reason);
+            lose(peer, reason);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ blocks out
+
+    private int progressTransfers(final Peer peer)
+    {
+        final ArrayList<OutboundTransfer> transfers = peer.outbound;
+        final ExclusivePublication pub = peer.bulkPub;
+        int work = 0;
+        int idleTurns = 0;
+        while (!transfers.isEmpty() && work < CHUNKS_PER_PEER_PER_CYCLE && idleTurns < transfers.size())
+        {
+            if (peer.outboundCursor >= transfers.size())
+            {
+                peer.outboundCursor = 0;
+            }
+            final OutboundTransfer t = transfers.get(peer.outboundCursor);
+            final long result = step(peer, pub, t);
+            if (result == Publication.BACK_PRESSURED || result == Publication.ADMIN_ACTION || result == Publication.NOT_CONNECTED)
+            {
+                break;
+            }
+            if (t.state == OutboundTransfer.ABORT && result > 0)
+            {
+                transfers.remove(peer.outboundCursor);
+                work++;
+                continue;
+            }
+            if (result > 0)
+            {
+                work++;
+                idleTurns = 0;
+            }
+            else
+            {
+                idleTurns++;
+            }
+            peer.outboundCursor++;
+        }
+        return work;
+    }
+
+    /** One step of a transfer: @return the offer's position, 0 if nothing to send, or Aeron's error code. */
+    private long step(final Peer peer, final ExclusivePublication pub, final OutboundTransfer t)
+    {
+        switch (t.state)
+        {
+            case OutboundTransfer.START:
+            {
+                blockStartEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder)
+                    .transferId(t.id).length(t.length).putMetadata(t.metadata, 0, t.metadata.capacity());
+                final long result = pub.offer(encodeBuffer, 0, encoded(blockStartEncoder.encodedLength()));
+                if (result > 0)
+                {
+                    t.state = t.length > 0 ? OutboundTransfer.CHUNKS : OutboundTransfer.END;
+                }
+                return result;
+            }
+            case OutboundTransfer.CHUNKS:
+            {
+                final int n = (int)Math.min(ctx.chunkLength, t.length - t.sent);
+                blockChunkEncoder.wrapAndApplyHeader(chunkHeader, 0, headerEncoder).transferId(t.id).blockOffset(t.sent);
+                chunkHeader.putInt(CHUNK_HEADER_LENGTH - 4, n, java.nio.ByteOrder.LITTLE_ENDIAN);
+                chunkView.wrap(t.address + t.sent, n);
+                final long result = pub.offer(chunkHeader, 0, CHUNK_HEADER_LENGTH, chunkView, 0, n);
+                if (result > 0)
+                {
+                    t.crc.update(t.address + t.sent, n);
+                    t.sent += n;
+                    counters.bytesSent += n;
+                    if (t.sent == t.length)
+                    {
+                        t.state = OutboundTransfer.END;
+                    }
+                }
+                return result;
+            }
+            case OutboundTransfer.END:
+            {
+                blockEndEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).transferId(t.id).crc32c(t.crc.value() & 0xFFFF_FFFFL);
+                final long result = pub.offer(encodeBuffer, 0, encoded(blockEndEncoder.encodedLength()));
+                if (result > 0)
+                {
+                    t.state = OutboundTransfer.AWAITING_RESULT;
+                }
+                return result;
+            }
+            case OutboundTransfer.ABORT:
+            {
+                blockAbortEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).transferId(t.id).status(BlockStatus.CANCELLED);
+                return pub.offer(encodeBuffer, 0, encoded(blockAbortEncoder.encodedLength()));
+            }
+            default:
+                return 0;
+        }
+    }
+
+    private void onBlockResult(final Peer peer, final BlockResultDecoder result)
+    {
+        final long transferId = result.transferId();
+        final BlockStatus status = result.status();
+        final ArrayList<OutboundTransfer> transfers = peer.outbound;
+        for (int i = 0; i < transfers.size(); i++)
+        {
+            final OutboundTransfer t = transfers.get(i);
+            if (t.id == transferId)
+            {
+                if (t.state == OutboundTransfer.ABORT)
+                {
+                    return;
+                }
+                transfers.remove(i);
+                if (BlockStatus.OK == status && t.state == OutboundTransfer.AWAITING_RESULT)
+                {
+                    counters.blocksSent++;
+                    try
+                    {
+                        ctx.blockListener.onBlockSent(peer.id, transferId);
+                    }
+                    catch (final RuntimeException ex)
+                    {
+                        counters.handlerErrors++;
+                        logError(ex);
+                    }
+                }
+                else
+                {
+                    sendFailed(peer, t, BlockStatus.OK == status || BlockStatus.NULL_VAL == status ? BlockStatus.MALFORMED : status);
+                }
+                return;
+            }
+        }
+    }
+
+    private void sendFailed(final Peer peer, final OutboundTransfer t, final BlockStatus status)
+    {
+        counters.blocksFailed++;
+        try
+        {
+            ctx.blockListener.onBlockSendFailed(peer.id, t.id, status);
+        }
+        catch (final RuntimeException ex)
+        {
+            counters.handlerErrors++;
+            logError(ex);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ blocks in
+
+    private void onBulkFragment(final DirectBuffer buffer, final int offset, final int length, final Header header)
+    {
+        final Peer peer = sessionToPeer.get(header.sessionId());
+        if (null == peer)
+        {
+            counters.unauthenticatedDropped++;
+            return;
+        }
+        peer.lastHeardNs = nowNs;
+        final byte flags = header.flags();
+        if ((flags & FrameDescriptor.BEGIN_FRAG_FLAG) == 0)
+        {
+            onChunkContinuation(peer, buffer, offset, length, (flags & FrameDescriptor.END_FRAG_FLAG) != 0);
+            return;
+        }
+        peer.chunkTransfer = null;
+        peer.skippingChunk = false;
+        final boolean whole = (flags & FrameDescriptor.END_FRAG_FLAG) != 0;
+        if (length < MessageHeaderDecoder.ENCODED_LENGTH)
+        {
+            bulkMalformed(peer, "truncated bulk message", whole);
+            return;
+        }
+        headerDecoder.wrap(buffer, offset);
+        if (headerDecoder.schemaId() != MessageHeaderDecoder.SCHEMA_ID || headerDecoder.version() != MessageHeaderDecoder.SCHEMA_VERSION)
+        {
+            counters.versionMismatches++;
+            badInput(peer, header.sessionId(), "bulk message of schema " + headerDecoder.schemaId() + " version " + headerDecoder.version());
+            peer.skippingChunk = !whole;
+            return;
+        }
+        final int templateId = headerDecoder.templateId();
+        if (BlockChunkDecoder.TEMPLATE_ID == templateId)
+        {
+            onChunkBegin(peer, buffer, offset, length, whole);
+            return;
+        }
+        if (!whole)
+        {
+            bulkMalformed(peer, "fragmented bulk control message", false);
+            return;
+        }
+        final int result = validator.validate(buffer, offset, length);
+        if (MessageValidator.OK != result)
+        {
+            bulkMalformed(peer, MessageValidator.describe(result) + " (template " + templateId + ")", true);
+            return;
+        }
+        final int body = offset + MessageHeaderDecoder.ENCODED_LENGTH;
+        final int blockLength = headerDecoder.blockLength();
+        try
+        {
+            onBulkMessage(peer, templateId, buffer, body, blockLength);
+        }
+        catch (final RuntimeException ex)
+        {
+            bulkMalformed(peer, "template " + templateId + " could not be handled: " + ex, true);
+        }
+    }
+
+    private void onBulkMessage(final Peer peer, final int templateId, final DirectBuffer buffer, final int body, final int blockLength)
+    {
+        final int version = MessageHeaderDecoder.SCHEMA_VERSION;
+        switch (templateId)
+        {
+            case BlockStartDecoder.TEMPLATE_ID:
+                onBlockStart(peer, blockStartDecoder.wrap(buffer, body, blockLength, version));
+                break;
+            case BlockEndDecoder.TEMPLATE_ID:
+                onBlockEnd(peer, blockEndDecoder.wrap(buffer, body, blockLength, version));
+                break;
+            case BlockAbortDecoder.TEMPLATE_ID:
+            {
+                final BlockAbortDecoder abort = blockAbortDecoder.wrap(buffer, body, blockLength, version);
+                final InboundTransfer t = peer.inbound.get(abort.transferId());
+                if (null != t)
+                {
+                    final BlockStatus status = abort.status();
+                    failInbound(peer, t, null == status || BlockStatus.NULL_VAL == status ? BlockStatus.CANCELLED : status, false);
+                }
+                break;
+            }
+            default:
+                bulkMalformed(peer, "template " + templateId + " on the bulk stream", true);
+        }
+    }
+
+    private void bulkMalformed(final Peer peer, final String what, final boolean whole)
+    {
+        counters.malformedDropped++;
+        badInput(peer, peer.inSession, "dropped bulk input: " + what);
+        peer.skippingChunk = !whole;
+    }
+
+    private void onBlockStart(final Peer peer, final BlockStartDecoder start)
+    {
+        final long transferId = start.transferId();
+        final long length = start.length();
+        final int metadataLength = start.metadataLength();
+        final UnsafeBuffer metadata = new UnsafeBuffer(new byte[metadataLength]);
+        start.getMetadata(metadata, 0, metadataLength);
+        if (length < 0 || metadataLength > MAX_BLOCK_METADATA_LENGTH || peer.inbound.containsKey(transferId))
+        {
+            counters.malformedDropped++;
+            badInput(peer, peer.inSession, "bad BlockStart for transfer " + transferId);
+            sendBlockResult(peer, transferId, BlockStatus.MALFORMED);
+            return;
+        }
+        long address = 0;
+        if (length > 0)
+        {
+            try
+            {
+                address = ctx.blockAllocator.allocate(peer.id, transferId, length, metadata, 0, metadataLength);
+            }
+            catch (final RuntimeException ex)
+            {
+                counters.handlerErrors++;
+                logError(ex);
+                address = 0;
+            }
+            if (0 == address)
+            {
+                counters.blocksFailed++;
+                sendBlockResult(peer, transferId, BlockStatus.REFUSED);
+                notifyReceiveFailed(peer, transferId, BlockStatus.REFUSED);
+                return;
+            }
+        }
+        peer.inbound.put(transferId, new InboundTransfer(transferId, address, length, metadata));
+    }
+
+    private void onChunkBegin(final Peer peer, final DirectBuffer buffer, final int offset, final int length, final boolean whole)
+    {
+        if (length < CHUNK_HEADER_LENGTH || headerDecoder.blockLength() != BlockChunkDecoder.BLOCK_LENGTH)
+        {
+            bulkMalformed(peer, "bad chunk header", whole);
+            return;
+        }
+        final int fixed = offset + MessageHeaderDecoder.ENCODED_LENGTH;
+        final long transferId = buffer.getLong(fixed, java.nio.ByteOrder.LITTLE_ENDIAN);
+        final long blockOffset = buffer.getLong(fixed + 8, java.nio.ByteOrder.LITTLE_ENDIAN);
+        final long dataLength = buffer.getInt(offset + CHUNK_HEADER_LENGTH - 4, java.nio.ByteOrder.LITTLE_ENDIAN) & 0xFFFF_FFFFL;
+        final InboundTransfer t = peer.inbound.get(transferId);
+        if (null == t)
+        {
+            counters.strayChunksDropped++;
+            peer.skippingChunk = !whole;
+            return;
+        }
+        final int fragmentData = length - CHUNK_HEADER_LENGTH;
+        if (blockOffset != t.received || dataLength > t.length - t.received || fragmentData > dataLength ||
+            (whole && fragmentData != dataLength))
+        {
+            counters.malformedDropped++;
+            badInput(peer, peer.inSession, "chunk out of order or of the wrong length for transfer " + transferId);
+            failInbound(peer, t, BlockStatus.MALFORMED, true);
+            peer.skippingChunk = !whole;
+            return;
+        }
+        copyIn(t, buffer, offset + CHUNK_HEADER_LENGTH, fragmentData);
+        if (!whole)
+        {
+            peer.chunkTransfer = t;
+            peer.chunkRemaining = dataLength - fragmentData;
+        }
+    }
+
+    private void onChunkContinuation(final Peer peer, final DirectBuffer buffer, final int offset, final int length, final boolean last)
+    {
+        final InboundTransfer t = peer.chunkTransfer;
+        if (null == t || peer.skippingChunk)
+        {
+            if (!peer.skippingChunk)
+            {
+                counters.strayChunksDropped++;
+            }
+            if (last)
+            {
+                peer.skippingChunk = false;
+            }
+            return;
+        }
+        if (length > peer.chunkRemaining || (last && length != peer.chunkRemaining) || peer.inbound.get(t.id) != t)
+        {
+            peer.chunkTransfer = null;
+            peer.skippingChunk = !last;
+            if (peer.inbound.get(t.id) == t)
+            {
+                counters.malformedDropped++;
+                failInbound(peer, t, BlockStatus.MALFORMED, true);
+            }
+            return;
+        }
+        copyIn(t, buffer, offset, length);
+        peer.chunkRemaining -= length;
+        if (last)
+        {
+            peer.chunkTransfer = null;
+        }
+    }
+
+    private void copyIn(final InboundTransfer t, final DirectBuffer buffer, final int offset, final int length)
+    {
+        if (length <= 0)
+        {
+            return;
+        }
+        final long destination = t.address + t.received;
+        UnsafeApi.copyMemory(buffer.byteArray(), buffer.addressOffset() + offset, null, destination, length);
+        t.crc.update(destination, length);
+        t.received += length;
+        counters.bytesReceived += length;
+    }
+
+    private void onBlockEnd(final Peer peer, final BlockEndDecoder end)
+    {
+        final InboundTransfer t = peer.inbound.get(end.transferId());
+        if (null == t)
+        {
+            counters.strayChunksDropped++;
+            return;
+        }
+        if (t.received != t.length)
+        {
+            counters.malformedDropped++;
+            failInbound(peer, t, BlockStatus.MALFORMED, true);
+            return;
+        }
+        if ((end.crc32c() & 0xFFFF_FFFFL) != (t.crc.value() & 0xFFFF_FFFFL))
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + ctx.nodeId + ": block " + t.id + " from " + peer + " failed its CRC32C check");
+            failInbound(peer, t, BlockStatus.CHECKSUM_MISMATCH, true);
+            return;
+        }
+        peer.inbound.remove(t.id);
+        counters.blocksReceived++;
+        sendBlockResult(peer, t.id, BlockStatus.OK);
+        try
+        {
+            ctx.blockListener.onBlockReceived(peer.id, t.id, t.address, t.length, t.metadata, 0, t.metadata.capacity());
+        }
+        catch (final RuntimeException ex)
+        {
+            counters.handlerErrors++;
+            logError(ex);
+        }
+    }
+
+    private void failInbound(final Peer peer, final InboundTransfer t, final BlockStatus status, final boolean tellSender)
+    {
+        peer.inbound.remove(t.id);
+        if (peer.chunkTransfer == t)
+        {
+            peer.chunkTransfer = null;
+            peer.skippingChunk = true;
+        }
+        freeDestination(t);
+        counters.blocksFailed++;
+        if (tellSender)
+        {
+            sendBlockResult(peer, t.id, status);
+        }
+        notifyReceiveFailed(peer, t.id, status);
+    }
+
+    private void notifyReceiveFailed(final Peer peer, final long transferId, final BlockStatus status)
+    {
+        try
+        {
+            ctx.blockListener.onBlockReceiveFailed(peer.id, transferId, status);
+        }
+        catch (final RuntimeException ex)
+        {
+            counters.handlerErrors++;
+            logError(ex);
+        }
+    }
+
+    private void freeDestination(final InboundTransfer t)
+    {
+        if (0 != t.address)
+        {
+            try
+            {
+                ctx.blockAllocator.free(t.address, t.length);
+            }
+            catch (final RuntimeException ex)
+            {
+                logError(ex);
+            }
+        }
+    }
+
+    private void sendBlockResult(final Peer peer, final long transferId, final BlockStatus status)
+    {
+        if (peers.get(peer.id) != peer)
+        {
+            return;
+        }
+        blockResultEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).transferId(transferId).status(status);
+        sendInternal(peer, encoded(blockResultEncoder.encodedLength()));
+    }
+
+    // ------------------------------------------------------------------------------------------------ misc
+
+    /** @return whether messages to the peer go over Aeron IPC (tests). */
+    boolean usesIpc(final long peerId)
+    {
+        final Peer peer = peers.get(peerId);
+        return null != peer && peer.outIpc;
+    }
+
+    /** @return the bulk publication to a peer (fuzz tests). */
+    ExclusivePublication bulkPublication(final long peerId)
+    {
+        final Peer peer = peers.get(peerId);
+        return null == peer ? null : peer.bulkPub;
+    }
+
+    /** @return how many peers are known, joined or not. */
+    public int peerCount()
+    {
+        return peers.size();
+    }
+
+    private int invokeAeron()
+    {
+        int work = 0;
+        if (null != driverInvoker)
+        {
+            work += driverInvoker.invoke();
+        }
+        work += conductorInvoker.invoke();
+        return work;
+    }
+
+    static void logError(final Throwable ex)
+    {
+        LOG.log(System.Logger.Level.ERROR, "transport error", ex);
+    }
+
+    private static String driverKey(final String aeronDir)
+    {
+        String boot;
+        try
+        {
+            boot = new String(Files.readAllBytes(Paths.get("/proc/sys/kernel/random/boot_id")), StandardCharsets.US_ASCII).trim();
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            boot = "no-boot-id";
+        }
+        String dir;
+        try
+        {
+            dir = new File(aeronDir).getCanonicalPath();
+        }
+        catch (final IOException ex)
+        {
+            dir = new File(aeronDir).getAbsolutePath();
+        }
+        return boot + ":" + dir;
+    }
+
+    /**
+     * A node's configuration. Every setter returns this; {@link #conclude()} validates and fills defaults.
+     */
+    public static final class Context
+    {
+        private long nodeId = -1;
+        private String listenEndpoint = "127.0.0.1:0";
+        private String aeronDirectoryName;
+        private TransportDriver.Context driverContext;
+        private boolean useAgentRunner = true;
+        private IdleStrategy idleStrategy;
+        private IdleStrategy sendIdleStrategy;
+        private byte[] clusterSecret;
+        private long heartbeatIntervalNs = TimeUnit.MILLISECONDS.toNanos(500);
+        private long peerTimeoutNs = TimeUnit.SECONDS.toNanos(5);
+        private long handshakeTimeoutNs;
+        private long sendTimeoutNs = TimeUnit.SECONDS.toNanos(1);
+        private int controlStreamId = 1001;
+        private int bulkStreamId = 1002;
+        private int ipcControlStreamId;
+        private int ipcBulkStreamId;
+        private boolean preferIpc = true;
+        private int controlTermLength = 4 * 1024 * 1024;
+        private int bulkTermLength = 16 * 1024 * 1024;
+        private int bulkMtu = 65504;
+        private int chunkLength = 1024 * 1024;
+        private int socketBufferLength = 4 * 1024 * 1024;
+        private int receiverWindowLength = 4 * 1024 * 1024;
+        private int maxQueuedBytesPerPeer = 64 * 1024 * 1024;
+        private int maxPeers = 4096;
+        private final Int2ObjectHashMap<MessageHandler> handlers = new Int2ObjectHashMap<>();
+        private MessageHandler defaultHandler;
+        private PeerListener peerListener;
+        private BlockListener blockListener;
+        private BlockAllocator blockAllocator;
+        private NanoClock nanoClock;
+
+        /** @param nodeId this node's id, unique in the cluster, not negative. @return this. */
+        public Context nodeId(final long nodeId)
+        {
+            this.nodeId = nodeId;
+            return this;
+        }
+
+        /** @param endpoint host:port to listen on (UDP); port 0 picks a free one. Default 127.0.0.1:0. @return this. */
+        public Context listenEndpoint(final String endpoint)
+        {
+            this.listenEndpoint = endpoint;
+            return this;
+        }
+
+        /** @param dir join the media driver running in this directory instead of embedding one. @return this. */
+        public Context aeronDirectoryName(final String dir)
+        {
+            this.aeronDirectoryName = dir;
+            return this;
+        }
+
+        /** @param driverContext configuration of the embedded driver; default INVOKER mode, stepped by this node. @return this. */
+        public Context driverContext(final TransportDriver.Context driverContext)
+        {
+            this.driverContext = driverContext;
+            return this;
+        }
+
+        /** @param useAgentRunner true (default) runs the agent on its own thread; false leaves {@link #doWork()} to the caller. @return this. */
+        public Context useAgentRunner(final boolean useAgentRunner)
+        {
+            this.useAgentRunner = useAgentRunner;
+            return this;
+        }
+
+        /** @param idleStrategy idle strategy of the agent thread. @return this. */
+        public Context idleStrategy(final IdleStrategy idleStrategy)
+        {
+            this.idleStrategy = idleStrategy;
+            return this;
+        }
+
+        /** @param idleStrategy used between retries when a peer's queue is full. @return this. */
+        public Context sendIdleStrategy(final IdleStrategy idleStrategy)
+        {
+            this.sendIdleStrategy = idleStrategy;
+            return this;
+        }
+
+        /** @param secret cluster secret; when set every handshake is an HMAC-SHA256 challenge-response. @return this. */
+        public Context clusterSecret(final byte[] secret)
+        {
+            this.clusterSecret = null == secret ? null : secret.clone();
+            return this;
+        }
+
+        /** @param intervalNs transport heartbeat period, default 500 ms. @return this. */
+        public Context heartbeatIntervalNs(final long intervalNs)
+        {
+            this.heartbeatIntervalNs = intervalNs;
+            return this;
+        }
+
+        /** @param timeoutNs a joined peer silent this long is lost; default 5 s. @return this. */
+        public Context peerTimeoutNs(final long timeoutNs)
+        {
+            this.peerTimeoutNs = timeoutNs;
+            return this;
+        }
+
+        /** @param timeoutNs a handshake not done in this time loses the peer; default the peer timeout. @return this. */
+        public Context handshakeTimeoutNs(final long timeoutNs)
+        {
+            this.handshakeTimeoutNs = timeoutNs;
+            return this;
+        }
+
+        /** @param timeoutNs how long {@link #send} retries when a peer's queue is full; default 1 s. @return this. */
+        public Context sendTimeoutNs(final long timeoutNs)
+        {
+            this.sendTimeoutNs = timeoutNs;
+            return this;
+        }
+
+        /** @param controlStreamId UDP control stream id; default 1001. @return this. */
+        public Context controlStreamId(final int controlStreamId)
+        {
+            this.controlStreamId = controlStreamId;
+            return this;
+        }
+
+        /** @param bulkStreamId UDP bulk stream id; default 1002. @return this. */
+        public Context bulkStreamId(final int bulkStreamId)
+        {
+            this.bulkStreamId = bulkStreamId;
+            return this;
+        }
+
+        /** @param streamId IPC control stream id, unique per node on a driver; bulk is this + 1; default random. @return this. */
+        public Context ipcStreamId(final int streamId)
+        {
+            this.ipcControlStreamId = streamId;
+            this.ipcBulkStreamId = streamId + 1;
+            return this;
+        }
+
+        /** @param preferIpc use Aeron IPC with peers on the same media driver (default true). @return this. */
+        public Context preferIpc(final boolean preferIpc)
+        {
+            this.preferIpc = preferIpc;
+            return this;
+        }
+
+        /** @param length control publication term length (power of 2); max message is an eighth. Default 4 MiB. @return this. */
+        public Context controlTermLength(final int length)
+        {
+            this.controlTermLength = length;
+            return this;
+        }
+
+        /** @param length bulk publication term length (power of 2). Default 16 MiB. @return this. */
+        public Context bulkTermLength(final int length)
+        {
+            this.bulkTermLength = length;
+            return this;
+        }
+
+        /** @param mtu bulk MTU; default 65504 (largest UDP datagram Aeron sends). @return this. */
+        public Context bulkMtu(final int mtu)
+        {
+            this.bulkMtu = mtu;
+            return this;
+        }
+
+        /** @param length block chunk size; at most an eighth of the bulk term less 64 bytes. Default 1 MiB. @return this. */
+        public Context chunkLength(final int length)
+        {
+            this.chunkLength = length;
+            return this;
+        }
+
+        /** @param length SO_SNDBUF/SO_RCVBUF on this node's channels; default 4 MiB. @return this. */
+        public Context socketBufferLength(final int length)
+        {
+            this.socketBufferLength = length;
+            return this;
+        }
+
+        /** @param length UDP receiver window; default 4 MiB. @return this. */
+        public Context receiverWindowLength(final int length)
+        {
+            this.receiverWindowLength = length;
+            return this;
+        }
+
+        /** @param bytes bound of a peer's message queue (handshake pending or back pressure); default 64 MiB. @return this. */
+        public Context maxQueuedBytesPerPeer(final int bytes)
+        {
+            this.maxQueuedBytesPerPeer = bytes;
+            return this;
+        }
+
+        /** @param maxPeers bound on known peers, joined or handshaking; Hellos beyond it are refused. Default 4096. @return this. */
+        public Context maxPeers(final int maxPeers)
+        {
+            this.maxPeers = maxPeers;
+            return this;
+        }
+
+        /** @param templateId an application template id (100 and up). @param handler receives it. @return this. */
+        public Context handler(final int templateId, final MessageHandler handler)
+        {
+            if (templateId < 100)
+            {
+                throw new TransportException("templates below 100 belong to the transport: " + templateId);
+            }
+            handlers.put(templateId, handler);
+            return this;
+        }
+
+        /** @param handler receives application messages that have no handler of their own. @return this. */
+        public Context defaultHandler(final MessageHandler handler)
+        {
+            this.defaultHandler = handler;
+            return this;
+        }
+
+        /** @param listener membership events. @return this. */
+        public Context peerListener(final PeerListener listener)
+        {
+            this.peerListener = listener;
+            return this;
+        }
+
+        /** @param listener block transfer outcomes. @return this. */
+        public Context blockListener(final BlockListener listener)
+        {
+            this.blockListener = listener;
+            return this;
+        }
+
+        /** @param allocator destinations for incoming blocks; without one every incoming block is refused. @return this. */
+        public Context blockAllocator(final BlockAllocator allocator)
+        {
+            this.blockAllocator = allocator;
+            return this;
+        }
+
+        /** @param clock time source for timers (tests). @return this. */
+        public Context nanoClock(final NanoClock clock)
+        {
+            this.nanoClock = clock;
+            return this;
+        }
+
+        /**
+         * Validates and fills defaults.
+         *
+         * @return this.
+         */
+        public Context conclude()
+        {
+            if (nodeId < 0)
+            {
+                throw new TransportException("nodeId must be set and not negative");
+            }
+            if (null == listenEndpoint || listenEndpoint.lastIndexOf(':') <= 0)
+            {
+                throw new TransportException("listenEndpoint must be host:port, was " + listenEndpoint);
+            }
+            if (null == driverContext)
+            {
+                driverContext = new TransportDriver.Context().threadingMode(ThreadingMode.INVOKER);
+            }
+            if (null == idleStrategy)
+            {
+                // Chosen by measurement on 2 cores (transport/README.md): spin and yield briefly, then park up to 50 µs.
+                idleStrategy = new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MICROSECONDS.toNanos(50));
+            }
+            if (null == sendIdleStrategy)
+            {
+                sendIdleStrategy = new BackoffIdleStrategy(10, 10, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MICROSECONDS.toNanos(100));
+            }
+            if (0 == handshakeTimeoutNs)
+            {
+                handshakeTimeoutNs = peerTimeoutNs;
+            }
+            if (heartbeatIntervalNs <= 0 || peerTimeoutNs <= heartbeatIntervalNs || handshakeTimeoutNs <= 0 || sendTimeoutNs < 0)
+            {
+                throw new TransportException("need 0 < heartbeatInterval < peerTimeout, handshakeTimeout > 0, sendTimeout >= 0");
+            }
+            if (0 == ipcControlStreamId)
+            {
+                ipcControlStreamId = 0x1000_0000 + (ThreadLocalRandom.current().nextInt(0x3000_0000) & ~1);
+                ipcBulkStreamId = ipcControlStreamId + 1;
+            }
+            if (controlStreamId == bulkStreamId)
+            {
+                throw new TransportException("control and bulk stream ids must differ");
+            }
+            checkTermLength("controlTermLength", controlTermLength);
+            checkTermLength("bulkTermLength", bulkTermLength);
+            if (bulkMtu < 4096 || bulkMtu > 65504 || (bulkMtu & 31) != 0)
+            {
+                throw new TransportException("bulkMtu must be a multiple of 32 in [4096, 65504]: " + bulkMtu);
+            }
+            final int maxChunk = Math.min(bulkTermLength / 8, 16 * 1024 * 1024) - 64;
+            if (chunkLength < 1024 || chunkLength > maxChunk)
+            {
+                throw new TransportException("chunkLength must be in [1024, " + maxChunk + "]: " + chunkLength);
+            }
+            if (socketBufferLength <= 0 || receiverWindowLength <= 0 || maxQueuedBytesPerPeer < 65536)
+            {
+                throw new TransportException("socket buffer and window must be positive, queue at least 64 KiB");
+            }
+            if (null == peerListener)
+            {
+                peerListener = new PeerListener()
+                {
+                };
+            }
+            if (null == blockListener)
+            {
+                blockListener = new BlockListener()
+                {
+                };
+            }
+            if (null == blockAllocator)
+            {
+                blockAllocator = new BlockAllocator()
+                {
+                    public long allocate(final long p, final long t, final long l, final DirectBuffer m, final int o, final int n)
+                    {
+                        return 0;
+                    }
+
+                    public void free(final long address, final long length)
+                    {
+                    }
+                };
+            }
+            if (null == nanoClock)
+            {
+                nanoClock = new SystemNanoClock();
+            }
+            return this;
+        }
+
+        private static void checkTermLength(final String name, final int length)
+        {
+            if (length < 64 * 1024 || length > 1024 * 1024 * 1024 || Integer.bitCount(length) != 1)
+            {
+                throw new TransportException(name + " must be a power of 2 in [64 KiB, 1 GiB]: " + length);
+            }
+        }
+    }
+}
