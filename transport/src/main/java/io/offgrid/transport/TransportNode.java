@@ -161,24 +161,12 @@ public final class TransportNode implements Agent, AutoCloseable
             this.driverKey = driverKey(dir);
 
             final String socketParams = "|so-rcvbuf=" + ctx.socketBufferLength + "|rcv-wnd=" + ctx.receiverWindowLength;
-            controlSub = client.addSubscription(
-                "aeron:udp?endpoint=" + ctx.listenEndpoint + socketParams, ctx.controlStreamId,
-                this::onImageAvailable, this::onImageUnavailable);
-            final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            String resolved;
-            while (null == (resolved = controlSub.resolvedEndpoint()))
-            {
-                invokeAeron();
-                if (System.nanoTime() > deadline)
-                {
-                    throw new TransportException("could not bind " + ctx.listenEndpoint);
-                }
-                Thread.onSpinWait();
-            }
-            this.endpoint = resolved;
-            bulkSub = client.addSubscription(
-                "aeron:udp?endpoint=" + resolved + socketParams, ctx.bulkStreamId,
-                this::onImageAvailable, this::onImageUnavailable);
+            // Both streams must name the same endpoint string so they share one socket: resolve port 0 first.
+            final String listen = resolvePort(ctx.listenEndpoint);
+            final String channel = "aeron:udp?endpoint=" + listen + socketParams;
+            controlSub = client.addSubscription(channel, ctx.controlStreamId, this::onImageAvailable, this::onImageUnavailable);
+            bulkSub = client.addSubscription(channel, ctx.bulkStreamId, this::onImageAvailable, this::onImageUnavailable);
+            this.endpoint = listen;
             ipcControlSub = client.addSubscription("aeron:ipc", ctx.ipcControlStreamId, this::onImageAvailable, this::onImageUnavailable);
             ipcBulkSub = client.addSubscription("aeron:ipc", ctx.ipcBulkStreamId, this::onImageAvailable, this::onImageUnavailable);
         }
@@ -483,8 +471,17 @@ public final class TransportNode implements Agent, AutoCloseable
                 }
                 peer.inbound.values().forEach((t) -> freeDestination(t));
                 peer.inbound.clear();
-                peer.closePublications();
             });
+        if (null != driverInvoker)
+        {
+            // An invoked driver only sends when stepped: give the goodbyes a moment to leave.
+            final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20);
+            while (System.nanoTime() < deadline)
+            {
+                invokeAeron();
+            }
+        }
+        peers.values().forEach(Peer::closePublications);
         peers.clear();
         CloseHelper.quietClose(aeron);
         CloseHelper.quietClose(embeddedDriver);
@@ -1575,6 +1572,24 @@ public final class TransportNode implements Agent, AutoCloseable
         }
         work += conductorInvoker.invoke();
         return work;
+    }
+
+    private static String resolvePort(final String endpoint)
+    {
+        final int colon = endpoint.lastIndexOf(':');
+        final String host = endpoint.substring(0, colon);
+        if (!"0".equals(endpoint.substring(colon + 1)))
+        {
+            return endpoint;
+        }
+        try (java.net.DatagramSocket socket = new java.net.DatagramSocket(new java.net.InetSocketAddress(host, 0)))
+        {
+            return host + ":" + socket.getLocalPort();
+        }
+        catch (final IOException ex)
+        {
+            throw new TransportException("cannot bind " + endpoint, ex);
+        }
     }
 
     static void logError(final Throwable ex)
