@@ -871,7 +871,7 @@ public final class BlockStore implements AutoCloseable
                 hook.accept(block.key);
             }
             block.checksum();
-            SpillFiles.write(file, block.address, block.length);
+            SpillFiles.write(file, block.address, block.length, ctx.mappedSpill());
         }
         catch (final IOException | RuntimeException ex)
         {
@@ -946,7 +946,7 @@ public final class BlockStore implements AutoCloseable
         try
         {
             allocateMemory(block);
-            SpillFiles.read(file, block.address, block.length);
+            SpillFiles.read(file, block.address, block.length, ctx.mappedSpill());
             if (block.hasChecksum())
             {
                 final int actual = block.computeChecksum();
@@ -1158,7 +1158,27 @@ public final class BlockStore implements AutoCloseable
         private long sharedMemoryThreshold = Long.MAX_VALUE;
         private CodecRegistry codecs;
         private boolean backgroundSpill = true;
+        private boolean mappedSpill;
         Consumer<String> spillHook;
+
+        /**
+         * @param mapped write and read spill files through memory mappings instead of positional
+         *               FileChannel I/O. Default false: measured 3-5x slower here (README).
+         * @return this.
+         */
+        public Context mappedSpill(final boolean mapped)
+        {
+            this.mappedSpill = mapped;
+            return this;
+        }
+
+        /**
+         * @return whether spill files are memory-mapped.
+         */
+        public boolean mappedSpill()
+        {
+            return mappedSpill;
+        }
 
         /**
          * @param name the store's name, used in directory and thread names (letters, digits, - and _).

@@ -157,6 +157,22 @@ class BlockStoreTest extends StoreFixture
     }
 
     @Test
+    void memoryMappedSpillFilesWorkTheSame()
+    {
+        final BlockStore store = open(context(4 << 20).mappedSpill(true).backgroundSpill(false));
+        for (int i = 0; i < 6; i++)
+        {
+            store.put("k" + i, pattern(i, 1 << 20));
+        }
+        assertTrue(store.spilledBytes() > 0);
+        for (int i = 0; i < 6; i++)
+        {
+            assertArrayEquals(pattern(i, 1 << 20), store.getValue("k" + i));
+        }
+        assertTrue(store.metrics().unspillCount() > 0);
+    }
+
+    @Test
     void backgroundThreadSpillsDownToTarget() throws Exception
     {
         final long limit = 20 << 20;

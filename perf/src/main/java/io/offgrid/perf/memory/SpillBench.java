@@ -44,6 +44,10 @@ public class SpillBench
     private static final int BLOCK = 64 << 20;
     private static final int BLOCKS = 16;
 
+    /** Spill through memory mappings (true) or positional FileChannel I/O (false, the default). */
+    @org.openjdk.jmh.annotations.Param({"false", "true"})
+    public boolean mapped;
+
     private BlockStore store;
     private ByteBuffer plain;
     private Path plainDir;
@@ -57,7 +61,7 @@ public class SpillBench
     public void setUp() throws IOException
     {
         store = new BlockStore(new BlockStore.Context().name("spillbench").memoryLimit(4L << 30)
-            .backgroundSpill(false));
+            .backgroundSpill(false).mappedSpill(mapped));
         final byte[] value = new byte[BLOCK - BlockStore.HEADER_LENGTH];
         ThreadLocalRandom.current().nextBytes(value);
         for (int i = 0; i < BLOCKS; i++)
