@@ -1,0 +1,189 @@
+package io.offgrid.transport;
+
+import io.offgrid.transport.protocol.BlockStatus;
+import org.agrona.CloseHelper;
+import org.agrona.UnsafeApi;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+@Timeout(120)
+class BlockTransferTest
+{
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+    private final List<long[]> sources = new ArrayList<>();
+    private final TrackingAllocator allocA = new TrackingAllocator();
+    private final TrackingAllocator allocB = new TrackingAllocator();
+    private final Events ea = new Events(allocA);
+    private final Events eb = new Events(allocB);
+    private TransportNode a;
+    private TransportNode b;
+
+    @AfterEach
+    void closeAll()
+    {
+        for (int i = closeables.size() - 1; i >= 0; i--)
+        {
+            CloseHelper.quietClose(closeables.get(i));
+        }
+        for (final long[] s : sources)
+        {
+            UnsafeApi.freeMemory(s[0]);
+        }
+        sources.clear();
+        assertEquals(0, allocA.outstandingBytes(), "a's native memory back to baseline");
+        assertEquals(0, allocB.outstandingBytes(), "b's native memory back to baseline");
+        Nodes.assertNoDriverDirectories();
+    }
+
+    private void start(final boolean sharedDriver)
+    {
+        TransportNode.Context ca = Nodes.context(1, ea, allocA);
+        TransportNode.Context cb = Nodes.context(2, eb, allocB);
+        if (sharedDriver)
+        {
+            final TransportDriver driver = TransportDriver.launch(new TransportDriver.Context());
+            closeables.add(driver);
+            ca = ca.aeronDirectoryName(driver.aeronDirectoryName());
+            cb = cb.aeronDirectoryName(driver.aeronDirectoryName());
+        }
+        a = TransportNode.launch(ca);
+        closeables.add(a);
+        b = TransportNode.launch(cb);
+        closeables.add(b);
+        a.addPeer(2, b.endpoint());
+        Nodes.await("joined", () -> a.isJoined(2) && b.isJoined(1), 10_000, a, b);
+        assertEquals(sharedDriver, a.usesIpc(2));
+    }
+
+    /** Fills sources before the nodes start: filling big blocks takes longer than the peer timeout. */
+    private void prepare(final long length, final long seed)
+    {
+        sources.add(new long[]{Pattern.allocateFilled(length, seed), length, seed});
+    }
+
+    private long send(final TransportNode from, final long to, final long length, final long seed)
+    {
+        long address = 0;
+        for (final long[] s : sources)
+        {
+            if (s[1] == length && s[2] == seed)
+            {
+                address = s[0];
+            }
+        }
+        if (0 == address)
+        {
+            address = Pattern.allocateFilled(length, seed);
+            sources.add(new long[]{address, length, seed});
+        }
+        final byte[] meta = Events.seedMetadata(seed);
+        return from.sendBlock(to, address, length, new UnsafeBuffer(meta), 0, meta.length);
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void blocksOfEverySizeArriveIntact(final boolean sharedDriver)
+    {
+        start(sharedDriver);
+        final long[] sizes = {0, 1, 1024 * 1024 + 7, 64L * 1024 * 1024};
+        for (int i = 0; i < sizes.length; i++)
+        {
+            final long size = sizes[i];
+            final long id = send(a, 2, size, 100 + i);
+            final int n = i + 1;
+            Nodes.await("block of " + size, () -> eb.received.size() == n && ea.sent.size() == n, 30_000, a, b);
+            final Events.Received r = eb.received.get(i);
+            assertEquals(id, r.transferId());
+            assertEquals(size, r.length());
+            assertTrue(r.intact(), "content of block " + size);
+            assertEquals("seed:" + (100 + i), r.metadata());
+        }
+        assertEquals(sizes.length - 1, allocB.allocations(), "one allocation per non-empty block");
+        final long back = send(b, 1, 3 * 1024 * 1024, 7);
+        Nodes.await("block back", () -> ea.received.size() == 1 && eb.sent.contains(back), 30_000, a, b);
+        assertTrue(ea.received.get(0).intact());
+        assertTrue(ea.receiveFailed.isEmpty() && eb.receiveFailed.isEmpty() && ea.sendFailed.isEmpty());
+    }
+
+    @Test
+    void transfersInterleaveAndControlMessagesPassBetweenChunks()
+    {
+        prepare(256L * 1024 * 1024, 1);
+        start(false);
+        final long big = send(a, 2, 256L * 1024 * 1024, 1);
+        final long small = send(a, 2, 1024 * 1024, 2);
+        final long medium = send(a, 2, 16L * 1024 * 1024, 3);
+        final UnsafeBuffer msg = new UnsafeBuffer(new byte[256]);
+        a.send(2, msg, 0, Nodes.heartbeat(msg, 1));
+        Nodes.await("small block before the big one", () -> eb.received.size() >= 1, 30_000, a, b);
+        assertEquals(small, eb.received.get(0).transferId(), "the 1 MiB block did not wait for the 256 MiB one");
+        assertEquals(1, eb.messages.size(), "the control message did not wait for the bulk data");
+        Nodes.await("all", () -> eb.received.size() == 3 && ea.sent.size() == 3, 60_000, a, b);
+        assertEquals(big, eb.received.get(2).transferId());
+        for (final Events.Received r : eb.received)
+        {
+            assertTrue(r.intact());
+        }
+        assertTrue(ea.sent.contains(medium));
+    }
+
+    @Test
+    void senderCancelFreesThePartialBlock()
+    {
+        prepare(512L * 1024 * 1024, 5);
+        start(false);
+        final long id = send(a, 2, 512L * 1024 * 1024, 5);
+        Nodes.await("started", () -> b.counters().bytesReceived() > 0, 10_000, a, b);
+        assertTrue(a.cancelSend(2, id));
+        assertEquals(1, ea.sendFailed.size());
+        assertEquals(BlockStatus.CANCELLED, ea.sendFailed.get(0).status());
+        Nodes.await("receiver freed", () -> eb.receiveFailed.size() == 1 && allocB.outstandingBytes() == 0, 10_000, a, b);
+        assertEquals(BlockStatus.CANCELLED, eb.receiveFailed.get(0).status());
+        final long next = send(a, 2, 1024, 6);
+        Nodes.await("next block fine", () -> eb.received.size() == 1, 10_000, a, b);
+        assertEquals(next, eb.received.get(0).transferId());
+    }
+
+    @Test
+    void receiverCancelAndRefusalTellTheSender()
+    {
+        prepare(512L * 1024 * 1024, 5);
+        start(false);
+        final long id = send(a, 2, 512L * 1024 * 1024, 5);
+        Nodes.await("started", () -> b.counters().bytesReceived() > 0, 10_000, a, b);
+        assertTrue(b.cancelReceive(1, id));
+        assertEquals(0, allocB.outstandingBytes());
+        Nodes.await("sender told", () -> ea.sendFailed.size() == 1, 10_000, a, b);
+        assertEquals(BlockStatus.CANCELLED, ea.sendFailed.get(0).status());
+
+        allocB.refuse(true);
+        final long refused = send(a, 2, 4096, 9);
+        Nodes.await("refused", () -> ea.sendFailed.size() == 2, 10_000, a, b);
+        assertEquals(refused, ea.sendFailed.get(1).transferId());
+        assertEquals(BlockStatus.REFUSED, ea.sendFailed.get(1).status());
+        assertEquals(0, eb.received.size());
+    }
+
+    @Test
+    void closingMidTransferFreesThePartialBlockAndTheSenderIsTold()
+    {
+        prepare(512L * 1024 * 1024, 5);
+        start(false);
+        send(a, 2, 512L * 1024 * 1024, 5);
+        Nodes.await("started", () -> b.counters().bytesReceived() > 0, 10_000, a, b);
+        b.close();
+        assertEquals(0, allocB.outstandingBytes(), "close gives partial blocks back");
+        Nodes.await("sender told", () -> ea.sendFailed.size() == 1, 10_000, a);
+        assertEquals(BlockStatus.RECEIVER_LOST, ea.sendFailed.get(0).status());
+    }
+}
