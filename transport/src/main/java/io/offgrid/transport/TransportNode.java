@@ -257,6 +257,7 @@ public final class TransportNode implements Agent, AutoCloseable
         {
             throw new TransportException("a node cannot be its own peer: " + peerId);
         }
+        nowNs = clock.nanoTime();
         Peer peer = peers.get(peerId);
         if (null == peer)
         {

@@ -29,9 +29,15 @@ final class Pattern
     static void fill(final long address, final long length, final long seed)
     {
         final long words = length >>> 3;
-        for (long i = 0; i < words; i++)
+        // Int-counted inner loops keep safepoint polls: a multi-second loop without them stalls every thread.
+        for (long start = 0; start < words; start += 1 << 17)
         {
-            UnsafeApi.putLong(address + (i << 3), word(seed, i));
+            final int n = (int)Math.min(1 << 17, words - start);
+            for (int k = 0; k < n; k++)
+            {
+                final long i = start + k;
+                UnsafeApi.putLong(address + (i << 3), word(seed, i));
+            }
         }
         final long tail = word(seed, words);
         for (long i = words << 3; i < length; i++)
@@ -43,11 +49,16 @@ final class Pattern
     static boolean matches(final long address, final long length, final long seed)
     {
         final long words = length >>> 3;
-        for (long i = 0; i < words; i++)
+        for (long start = 0; start < words; start += 1 << 17)
         {
-            if (UnsafeApi.getLong(address + (i << 3)) != word(seed, i))
+            final int n = (int)Math.min(1 << 17, words - start);
+            for (int k = 0; k < n; k++)
             {
-                return false;
+                final long i = start + k;
+                if (UnsafeApi.getLong(address + (i << 3)) != word(seed, i))
+                {
+                    return false;
+                }
             }
         }
         final long tail = word(seed, words);
