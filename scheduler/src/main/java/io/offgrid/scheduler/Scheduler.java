@@ -356,6 +356,7 @@ public final class Scheduler implements AutoCloseable
     private final ArrayList<TaskRecord> scratch = new ArrayList<>();
     private final ArrayList<WorkerState> workerScratch = new ArrayList<>();
     private final Object2IntHashMap<String> graphIndex = new Object2IntHashMap<>(-1);
+    private TaskRecord[] existing = new TaskRecord[64];
     private final ComputeTaskView computeView = new ComputeTaskView();
     private final ClientState fireAndForget = new ClientState(FIRE_AND_FORGET_CLIENT, null);
 
@@ -455,27 +456,38 @@ public final class Scheduler implements AutoCloseable
         final int n = graph.taskCount();
         final Object2IntHashMap<String> index = graphIndex;
         index.clear();
+        if (existing.length < n)
+        {
+            existing = new TaskRecord[Math.max(n, existing.length * 2)];
+        }
+        final TaskRecord[] known = existing;
         try
         {
             for (int i = 0; i < n; i++)
             {
-                if (index.put(graph.key(i), i) != -1)
+                final String key = graph.key(i);
+                if (index.put(key, i) != -1)
                 {
-                    throw new IllegalArgumentException("duplicate key in graph: '" + graph.key(i) + "'");
+                    throw new IllegalArgumentException("duplicate key in graph: '" + key + "'");
                 }
+                known[i] = tasks.get(key);
             }
-            int newCount = 0;
+            boolean internalEdges = false;
             for (int i = 0; i < n; i++)
             {
-                if (tasks.containsKey(graph.key(i)))
+                if (null != known[i])
                 {
                     continue;
                 }
-                newCount++;
                 for (int d = 0, dn = graph.dependencyCount(i); d < dn; d++)
                 {
                     final String dep = graph.dependency(i, d);
-                    if (!index.containsKey(dep) && !tasks.containsKey(dep))
+                    final int j = index.getValue(dep);
+                    if (j >= 0)
+                    {
+                        internalEdges |= null == known[j];
+                    }
+                    else if (!tasks.containsKey(dep))
                     {
                         throw new IllegalArgumentException("task '" + graph.key(i) + "' depends on '" + dep +
                             "', which is neither in the graph nor known to the scheduler");
@@ -491,77 +503,77 @@ public final class Scheduler implements AutoCloseable
                         "' is neither in the graph nor known to the scheduler");
                 }
             }
-            if (newCount > 0)
+            if (internalEdges)
             {
-                checkAcyclic(graph, n);
+                checkAcyclic(graph, n, known);
             }
 
-            // Valid: create records, then wire dependencies.
-            final TaskRecord[] created = new TaskRecord[n];
+            // Valid: create records (known[i] then holds every task of the graph), then wire dependencies.
             for (int i = 0; i < n; i++)
             {
-                final String key = graph.key(i);
-                if (tasks.containsKey(key))
+                if (null != known[i])
                 {
                     continue;
                 }
+                final String key = graph.key(i);
                 final TaskRecord t = new TaskRecord(key, nextSeq++);
                 t.function = graph.function(i);
                 t.priority = graph.priorityOf(i);
                 t.retries = (byte)graph.retriesOf(i);
                 t.allowedWorkers = graph.allowedWorkers(i);
                 t.setFlag(TaskRecord.FLAG_ALLOW_OTHER, graph.allowOther(i));
-                created[i] = t;
+                t.setFlag(TaskRecord.FLAG_MARK, true);
+                known[i] = t;
                 tasks.put(key, t);
+                toRelease.add(t);
             }
             for (int i = 0; i < n; i++)
             {
-                final TaskRecord t = created[i];
-                if (null == t)
+                final TaskRecord t = known[i];
+                final int dn = graph.dependencyCount(i);
+                if (!t.hasFlag(TaskRecord.FLAG_MARK) || dn == 0)
                 {
                     continue;
                 }
-                final int dn = graph.dependencyCount(i);
-                if (dn > 0)
+                TaskRecord[] deps = new TaskRecord[dn];
+                int count = 0;
+                for (int d = 0; d < dn; d++)
                 {
-                    TaskRecord[] deps = new TaskRecord[dn];
-                    int count = 0;
-                    for (int d = 0; d < dn; d++)
+                    final String depKey = graph.dependency(i, d);
+                    final int j = index.getValue(depKey);
+                    final TaskRecord dep = j >= 0 ? known[j] : tasks.get(depKey);
+                    boolean duplicate = false;
+                    for (int k = 0; k < count; k++)
                     {
-                        final TaskRecord dep = tasks.get(graph.dependency(i, d));
-                        boolean duplicate = false;
-                        for (int j = 0; j < count; j++)
-                        {
-                            duplicate |= deps[j] == dep;
-                        }
-                        if (!duplicate)
-                        {
-                            deps[count++] = dep;
-                            dep.addDependent(t);
-                        }
+                        duplicate |= deps[k] == dep;
                     }
-                    if (count < dn)
+                    if (!duplicate)
                     {
-                        deps = java.util.Arrays.copyOf(deps, count);
+                        deps[count++] = dep;
+                        dep.addDependent(t);
                     }
-                    t.dependencies = deps;
                 }
-            }
-            for (int i = 0, wn = graph.wantCount(); i < wn; i++)
-            {
-                addWant(c, tasks.get(graph.wanted(i)));
+                if (count < dn)
+                {
+                    deps = java.util.Arrays.copyOf(deps, count);
+                }
+                t.dependencies = deps;
             }
             for (int i = 0; i < n; i++)
             {
-                if (null != created[i])
-                {
-                    toRelease.add(created[i]);
-                }
+                known[i].setFlag(TaskRecord.FLAG_MARK, false);
+            }
+            for (int i = 0, wn = graph.wantCount(); i < wn; i++)
+            {
+                final String k = graph.wanted(i);
+                final int j = index.getValue(k);
+                addWant(c, j >= 0 ? known[j] : tasks.get(k));
             }
         }
         finally
         {
             index.clear();
+            java.util.Arrays.fill(known, 0, n, null);
         }
         settle();
     }
@@ -1577,6 +1589,46 @@ public final class Scheduler implements AutoCloseable
 
     /**
      * @param workerId a worker.
+     * @return its executor threads, -1 if unknown.
+     */
+    public int workerThreads(final long workerId)
+    {
+        final WorkerState w = workers.get(workerId);
+        return null == w ? -1 : w.threads;
+    }
+
+    /**
+     * @param workerId a worker.
+     * @return its memory limit in bytes (0 for none), -1 if unknown.
+     */
+    public long workerMemoryLimit(final long workerId)
+    {
+        final WorkerState w = workers.get(workerId);
+        return null == w ? -1 : w.memoryLimit;
+    }
+
+    /**
+     * @param workerId a worker.
+     * @return managed bytes from its last heartbeat, -1 if unknown.
+     */
+    public long reportedManagedBytes(final long workerId)
+    {
+        final WorkerState w = workers.get(workerId);
+        return null == w ? -1 : w.reportedManaged;
+    }
+
+    /**
+     * @param workerId a worker.
+     * @return spilled bytes from its last heartbeat, -1 if unknown.
+     */
+    public long spilledBytes(final long workerId)
+    {
+        final WorkerState w = workers.get(workerId);
+        return null == w ? -1 : w.spilled;
+    }
+
+    /**
+     * @param workerId a worker.
      * @return whether it is paused (false if unknown).
      */
     public boolean isPaused(final long workerId)
@@ -1687,7 +1739,7 @@ public final class Scheduler implements AutoCloseable
         return t;
     }
 
-    private void checkAcyclic(final TaskGraph graph, final int n)
+    private void checkAcyclic(final TaskGraph graph, final int n, final TaskRecord[] known)
     {
         // Kahn's algorithm over the new tasks only: existing tasks cannot depend on new ones.
         final int[] pending = new int[n];
@@ -1695,14 +1747,14 @@ public final class Scheduler implements AutoCloseable
         int edges = 0;
         for (int i = 0; i < n; i++)
         {
-            if (tasks.containsKey(graph.key(i)))
+            if (null != known[i])
             {
                 continue;
             }
             for (int d = 0, dn = graph.dependencyCount(i); d < dn; d++)
             {
-                final int j = graph.dependency(i, d).equals(graph.key(i)) ? i : graphIndex.getValue(graph.dependency(i, d));
-                if (j >= 0 && !tasks.containsKey(graph.key(j)))
+                final int j = graphIndex.getValue(graph.dependency(i, d));
+                if (j >= 0 && null == known[j])
                 {
                     pending[i]++;
                     firstOut[j + 1]++;
@@ -1718,14 +1770,14 @@ public final class Scheduler implements AutoCloseable
         final int[] fill = firstOut.clone();
         for (int i = 0; i < n; i++)
         {
-            if (tasks.containsKey(graph.key(i)))
+            if (null != known[i])
             {
                 continue;
             }
             for (int d = 0, dn = graph.dependencyCount(i); d < dn; d++)
             {
                 final int j = graphIndex.getValue(graph.dependency(i, d));
-                if (j >= 0 && !tasks.containsKey(graph.key(j)))
+                if (j >= 0 && null == known[j])
                 {
                     out[fill[j]++] = i;
                 }

@@ -3,12 +3,18 @@ package io.offgrid.scheduler;
 import java.util.Arrays;
 
 /**
- * Binary heap of queued root tasks: highest priority first, then submission order. Each record keeps its
- * heap index so removal (cancel, release) is O(log n).
+ * Queued root tasks: highest priority first, then submission order. One FIFO per distinct priority (an
+ * intrusive list through the records' procPrev/procNext links, free while a task is queued), so add, take and
+ * remove are O(1) for the common case of tasks arriving in submission order; a task queued again (after a
+ * death or rejection) is put back in its submission-order place. The handful of priorities in use are kept in a
+ * small array sorted high to low.
  */
 final class TaskQueue
 {
-    private TaskRecord[] heap = new TaskRecord[64];
+    private int[] priorities = new int[4];
+    private TaskRecord[] heads = new TaskRecord[4];
+    private TaskRecord[] tails = new TaskRecord[4];
+    private int buckets;
     private int size;
 
     int size()
@@ -23,101 +29,132 @@ final class TaskQueue
 
     TaskRecord peek()
     {
-        return size == 0 ? null : heap[0];
-    }
-
-    TaskRecord get(final int i)
-    {
-        return heap[i];
+        return size == 0 ? null : heads[0];
     }
 
     void add(final TaskRecord t)
     {
-        if (size == heap.length)
+        final int b = bucket(t.priority, true);
+        TaskRecord after = tails[b];
+        while (null != after && after.seq > t.seq)
         {
-            heap = Arrays.copyOf(heap, size * 2);
+            after = after.procPrev;
         }
-        heap[size] = t;
-        t.heapIndex = size;
+        final TaskRecord before = null == after ? heads[b] : after.procNext;
+        t.procPrev = after;
+        t.procNext = before;
+        if (null == after)
+        {
+            heads[b] = t;
+        }
+        else
+        {
+            after.procNext = t;
+        }
+        if (null == before)
+        {
+            tails[b] = t;
+        }
+        else
+        {
+            before.procPrev = t;
+        }
+        t.queued = true;
         size++;
-        up(t.heapIndex);
     }
 
     void remove(final TaskRecord t)
     {
-        final int i = t.heapIndex;
-        if (i < 0 || i >= size || heap[i] != t)
+        if (!t.queued)
         {
             throw new IllegalStateException("task not queued: " + t.key);
         }
-        final int last = --size;
-        final TaskRecord moved = heap[last];
-        heap[last] = null;
-        t.heapIndex = -1;
-        if (i != last)
+        final int b = bucket(t.priority, false);
+        final TaskRecord prev = t.procPrev;
+        final TaskRecord next = t.procNext;
+        if (null == prev)
         {
-            heap[i] = moved;
-            moved.heapIndex = i;
-            down(i);
-            up(moved.heapIndex);
+            heads[b] = next;
+        }
+        else
+        {
+            prev.procNext = next;
+        }
+        if (null == next)
+        {
+            tails[b] = prev;
+        }
+        else
+        {
+            next.procPrev = prev;
+        }
+        t.procPrev = null;
+        t.procNext = null;
+        t.queued = false;
+        size--;
+        if (null == heads[b])
+        {
+            removeBucket(b);
         }
     }
 
     void clear()
     {
-        for (int i = 0; i < size; i++)
+        for (int b = 0; b < buckets; b++)
         {
-            heap[i].heapIndex = -1;
-            heap[i] = null;
+            for (TaskRecord t = heads[b]; null != t; )
+            {
+                final TaskRecord next = t.procNext;
+                t.procPrev = null;
+                t.procNext = null;
+                t.queued = false;
+                t = next;
+            }
+            heads[b] = null;
+            tails[b] = null;
         }
+        buckets = 0;
         size = 0;
     }
 
-    private static boolean before(final TaskRecord a, final TaskRecord b)
+    private int bucket(final int priority, final boolean create)
     {
-        return a.priority != b.priority ? a.priority > b.priority : a.seq < b.seq;
+        int b = 0;
+        while (b < buckets && priorities[b] > priority)
+        {
+            b++;
+        }
+        if (b < buckets && priorities[b] == priority)
+        {
+            return b;
+        }
+        if (!create)
+        {
+            throw new IllegalStateException("no queue bucket for priority " + priority);
+        }
+        if (buckets == priorities.length)
+        {
+            priorities = Arrays.copyOf(priorities, buckets * 2);
+            heads = Arrays.copyOf(heads, buckets * 2);
+            tails = Arrays.copyOf(tails, buckets * 2);
+        }
+        System.arraycopy(priorities, b, priorities, b + 1, buckets - b);
+        System.arraycopy(heads, b, heads, b + 1, buckets - b);
+        System.arraycopy(tails, b, tails, b + 1, buckets - b);
+        priorities[b] = priority;
+        heads[b] = null;
+        tails[b] = null;
+        buckets++;
+        return b;
     }
 
-    private void up(int i)
+    private void removeBucket(final int b)
     {
-        final TaskRecord t = heap[i];
-        while (i > 0)
-        {
-            final int parent = (i - 1) >>> 1;
-            final TaskRecord p = heap[parent];
-            if (!before(t, p))
-            {
-                break;
-            }
-            heap[i] = p;
-            p.heapIndex = i;
-            i = parent;
-        }
-        heap[i] = t;
-        t.heapIndex = i;
-    }
-
-    private void down(int i)
-    {
-        final TaskRecord t = heap[i];
-        final int half = size >>> 1;
-        while (i < half)
-        {
-            int child = 2 * i + 1;
-            final int right = child + 1;
-            if (right < size && before(heap[right], heap[child]))
-            {
-                child = right;
-            }
-            if (!before(heap[child], t))
-            {
-                break;
-            }
-            heap[i] = heap[child];
-            heap[i].heapIndex = i;
-            i = child;
-        }
-        heap[i] = t;
-        t.heapIndex = i;
+        System.arraycopy(priorities, b + 1, priorities, b, buckets - b - 1);
+        System.arraycopy(heads, b + 1, heads, b, buckets - b - 1);
+        System.arraycopy(tails, b + 1, tails, b, buckets - b - 1);
+        buckets--;
+        heads[buckets] = null;
+        tails[buckets] = null;
     }
 }

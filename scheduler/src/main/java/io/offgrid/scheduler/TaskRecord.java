@@ -39,7 +39,7 @@ final class TaskRecord
     String error;
     long nbytes;
     int priority;
-    int heapIndex = -1;
+    boolean queued;
     int waitingOn;
     int waiterCount;
     byte state = (byte)TaskState.RELEASED.ordinal();

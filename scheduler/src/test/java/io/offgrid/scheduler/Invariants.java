@@ -177,7 +177,7 @@ throw new AssertionError(st + " task with deps not in memory: " + t);
                 default:
                     break;
             }
-            if (!((st == TaskState.QUEUED) == (t.heapIndex >= 0)))
+            if (!((st == TaskState.QUEUED) == t.queued))
 {
 throw new AssertionError("queue membership wrong for " + t);
 }

@@ -822,6 +822,19 @@ class SchedulerRulesTest
     }
 
     @Test
+    void workerInfoIsReported()
+    {
+        s.workerJoined(0, 5, 3, 4096);
+        s.workerHeartbeat(10, 5, 1234, 99, false, 2);
+        assertEquals(3, s.workerThreads(5));
+        assertEquals(4096, s.workerMemoryLimit(5));
+        assertEquals(1234, s.reportedManagedBytes(5));
+        assertEquals(99, s.spilledBytes(5));
+        assertEquals(-1, s.workerThreads(6));
+        assertThrows(IllegalArgumentException.class, () -> s.workerJoined(0, 5, 1, 0));
+    }
+
+    @Test
     void contextValidation()
     {
         assertThrows(IllegalArgumentException.class, () -> new Scheduler.Context().workerSaturation(0.5).conclude());
