@@ -78,6 +78,7 @@ public final class BlockStore implements AutoCloseable
     /** LRU ring: lru.next is the least recently used block in memory, lru.prev the most recent. */
     private final StoredBlock lru;
     private final Thread spiller;
+    private final RegionCache regions;
 
     // Written under the lock, read without it.
     private volatile long managed;
@@ -108,6 +109,7 @@ public final class BlockStore implements AutoCloseable
         this.targetBytes = (long)(limit * ctx.targetFraction());
         this.spillBytesThreshold = (long)(limit * ctx.spillFraction());
         this.pauseBytes = (long)(limit * ctx.pauseFraction());
+        this.regions = new RegionCache(ctx.regionCacheBytes(), 1 << 20);
         this.lru = new StoredBlock(this, "", 0);
         lru.next = lru;
         lru.prev = lru;
@@ -438,7 +440,8 @@ public final class BlockStore implements AutoCloseable
         lock.lock();
         try
         {
-            return new MemoryMetrics(limit, managed, spilled, reserved, released, blocks.size(), spilledCount,
+            return new MemoryMetrics(limit, managed, spilled, reserved, released, regions.cachedBytes(),
+                blocks.size(), spilledCount,
                 paused, spillCount, spillBytes, unspillCount, unspillBytes, spillFailures);
         }
         finally
@@ -582,6 +585,7 @@ public final class BlockStore implements AutoCloseable
             {
                 changed.awaitUninterruptibly();
             }
+            regions.clear();
             refreshPaused();
         }
         finally
@@ -599,11 +603,12 @@ public final class BlockStore implements AutoCloseable
 
     private StoredBlock allocate(final String key, final long length)
     {
+        final long reused;
         lock.lock();
         try
         {
             checkOpen();
-            reserveLocked(key, length);
+            reused = reserveLocked(key, length);
         }
         finally
         {
@@ -612,7 +617,7 @@ public final class BlockStore implements AutoCloseable
         final StoredBlock block = new StoredBlock(this, key, length);
         try
         {
-            allocateMemory(block);
+            allocateMemory(block, reused);
         }
         catch (final Throwable t)
         {
@@ -622,9 +627,13 @@ public final class BlockStore implements AutoCloseable
         return block;
     }
 
-    private void allocateMemory(final StoredBlock block)
+    private void allocateMemory(final StoredBlock block, final long reused)
     {
-        if (block.length >= ctx.sharedMemoryThreshold() && block.length <= Integer.MAX_VALUE && sharedDir != null)
+        if (reused != 0)
+        {
+            block.address = reused;
+        }
+        else if (block.length >= ctx.sharedMemoryThreshold() && block.length <= Integer.MAX_VALUE && sharedDir != null)
         {
             final Path file;
             lock.lock();
@@ -673,7 +682,7 @@ public final class BlockStore implements AutoCloseable
             deleteQuietly(block.sharedFile);
             block.sharedFile = null;
         }
-        else
+        else if (closed || !regions.offer(block.address, block.length))
         {
             NativeMemory.free(block.address);
         }
@@ -698,8 +707,18 @@ public final class BlockStore implements AutoCloseable
     /** A block whose write failed or that a reservation gave up: free it, nothing stored. */
     void abandon(final StoredBlock block)
     {
-        freeMemory(block);
-        unreserve(block.length);
+        lock.lock();
+        try
+        {
+            freeMemory(block);
+            reserved -= block.length;
+            refreshPaused();
+            changed.signalAll();
+        }
+        finally
+        {
+            lock.unlock();
+        }
     }
 
     void commitReceived(final StoredBlock block, final String source)
@@ -763,6 +782,11 @@ public final class BlockStore implements AutoCloseable
         {
             while (!closed && used() > goal)
             {
+                if (regions.cachedBytes() > 0)
+                {
+                    regions.evict(used() - goal);
+                    continue;
+                }
                 final StoredBlock victim = leastRecentUnused();
                 if (victim == null || !spillLocked(victim))
                 {
@@ -806,14 +830,39 @@ public final class BlockStore implements AutoCloseable
         }
     }
 
-    /** Take {@code length} bytes of budget, spilling (and waiting for spills) as needed. */
-    private void reserveLocked(final String key, final long length)
+    /**
+     * Take {@code length} bytes of budget, giving back cached regions, spilling and waiting for
+     * spills as needed.
+     *
+     * @return a cached region of exactly that length to reuse, or 0 to allocate fresh memory.
+     */
+    private long reserveLocked(final String key, final long length)
     {
+        final long reused = regions.take(length);
+        if (reused != 0)
+        {
+            reserved += length;
+            refreshPaused();
+            return reused;
+        }
         while (used() + length > limit)
         {
             if (length > limit)
             {
                 throw new MemoryLimitExceededException(key, length, limit, 0);
+            }
+            final long freed = regions.take(length);
+            if (freed != 0)
+            {
+                // A spill just gave back a region of this very length: reuse it.
+                reserved += length;
+                refreshPaused();
+                return freed;
+            }
+            if (regions.cachedBytes() > 0)
+            {
+                regions.evict(used() + length - limit);
+                continue;
             }
             final StoredBlock victim = leastRecentUnused();
             if (victim != null)
@@ -835,6 +884,7 @@ public final class BlockStore implements AutoCloseable
         }
         reserved += length;
         refreshPaused();
+        return 0;
     }
 
     private StoredBlock leastRecentUnused()
@@ -930,9 +980,10 @@ public final class BlockStore implements AutoCloseable
     private void unspillLocked(final StoredBlock block)
     {
         block.state = StoredBlock.UNSPILLING;
+        final long reused;
         try
         {
-            reserveLocked(block.key, block.length);
+            reused = reserveLocked(block.key, block.length);
         }
         catch (final RuntimeException ex)
         {
@@ -945,7 +996,7 @@ public final class BlockStore implements AutoCloseable
         lock.unlock();
         try
         {
-            allocateMemory(block);
+            allocateMemory(block, reused);
             SpillFiles.read(file, block.address, block.length, ctx.mappedSpill());
             if (block.hasChecksum())
             {
@@ -1053,6 +1104,12 @@ public final class BlockStore implements AutoCloseable
         {
             while (!closed)
             {
+                if (used() > targetBytes && regions.cachedBytes() > 0)
+                {
+                    regions.evict(used() - targetBytes);
+                    refreshPaused();
+                    continue;
+                }
                 if (used() > targetBytes)
                 {
                     final StoredBlock victim = leastRecentUnused();
@@ -1081,7 +1138,7 @@ public final class BlockStore implements AutoCloseable
 
     private long used()
     {
-        return managed + reserved + released;
+        return managed + reserved + released + regions.cachedBytes();
     }
 
     private void refreshPaused()
@@ -1159,7 +1216,30 @@ public final class BlockStore implements AutoCloseable
         private CodecRegistry codecs;
         private boolean backgroundSpill = true;
         private boolean mappedSpill;
+        private long regionCacheBytes = -1;
         Consumer<String> spillHook;
+
+        /**
+         * Bytes of freed large regions (1 MiB and up) kept for reuse by blocks of the same length,
+         * which then skip first-touch page faults. Counted against the limit and given back first
+         * when room is needed. Default: an eighth of the memory limit; 0 turns it off.
+         *
+         * @param bytes the cache's capacity.
+         * @return this.
+         */
+        public Context regionCacheBytes(final long bytes)
+        {
+            this.regionCacheBytes = bytes;
+            return this;
+        }
+
+        /**
+         * @return the region cache's capacity in bytes.
+         */
+        public long regionCacheBytes()
+        {
+            return regionCacheBytes;
+        }
 
         /**
          * @param mapped write and read spill files through memory mappings instead of positional
@@ -1405,6 +1485,10 @@ public final class BlockStore implements AutoCloseable
             if (codecs == null)
             {
                 codecs = new CodecRegistry();
+            }
+            if (regionCacheBytes < 0)
+            {
+                regionCacheBytes = memoryLimit / 8;
             }
             return this;
         }

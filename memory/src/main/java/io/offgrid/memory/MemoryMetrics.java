@@ -8,6 +8,7 @@ package io.offgrid.memory;
  * @param spilledBytes  bytes of blocks on disk.
  * @param reservedBytes bytes reserved for blocks being written or read back.
  * @param releasedBytes bytes of removed blocks still held open by readers.
+ * @param cachedBytes   bytes of freed large regions kept for reuse (counted against the limit).
  * @param blockCount    blocks stored (in memory or spilled).
  * @param spilledCount  blocks on disk.
  * @param paused        whether the store is past its pause fraction.
@@ -23,6 +24,7 @@ public record MemoryMetrics(
     long spilledBytes,
     long reservedBytes,
     long releasedBytes,
+    long cachedBytes,
     int blockCount,
     int spilledCount,
     boolean paused,

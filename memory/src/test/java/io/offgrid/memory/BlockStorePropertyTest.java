@@ -183,7 +183,7 @@ class BlockStorePropertyTest extends StoreFixture
         assertEquals(expected, m.managedBytes() + m.spilledBytes(), "managed + spilled vs the model");
         assertEquals(model.size(), m.blockCount());
         assertEquals(0, m.reservedBytes(), "reservation leaked");
-        assertTrue(m.managedBytes() + m.releasedBytes() <= limit, "over the limit: " + m);
+        assertTrue(m.managedBytes() + m.releasedBytes() + m.cachedBytes() <= limit, "over the limit: " + m);
         assertEquals(model.keySet(), new java.util.HashSet<>(store.keys()));
     }
 }

@@ -64,7 +64,7 @@ class BlockStoreTest extends StoreFixture
     @Test
     void removeWhileReadFreesWhenTheLastReaderLetsGo()
     {
-        final BlockStore store = open(64 << 20);
+        final BlockStore store = open(context(64 << 20).regionCacheBytes(0));
         final int size = 8 << 20;
         store.put("big", pattern(7, size));
         final NativeMemoryTracking.Snapshot stored = NativeMemoryTracking.other();
@@ -90,6 +90,32 @@ class BlockStoreTest extends StoreFixture
         assertEquals(0, store.metrics().releasedBytes());
         assertTrue(stored.bytes() - NativeMemoryTracking.other().bytes() >= size, "not freed after the last reader");
         assertThrows(IllegalStateException.class, second::close);
+    }
+
+    @Test
+    void freedLargeRegionsAreReusedByBlocksOfTheSameLengthAndCountAgainstTheLimit()
+    {
+        final long limit = 16 << 20;
+        final BlockStore store = open(context(limit).regionCacheBytes(8 << 20).backgroundSpill(false)
+            .targetFraction(1.0).spillFraction(1.0).pauseFraction(1.0));
+        final int size = (4 << 20) - H;
+        store.put("a", pattern(1, size));
+        store.remove("a");
+        assertEquals(4 << 20, store.metrics().cachedBytes());
+        final NativeMemoryTracking.Snapshot before = NativeMemoryTracking.other();
+        store.put("b", pattern(2, size));
+        assertEquals(0, store.metrics().cachedBytes());
+        assertEquals(before.count(), NativeMemoryTracking.other().count(), "a fresh allocation instead of reuse");
+        assertArrayEquals(pattern(2, size), store.getValue("b"));
+
+        // Cached regions are given back before anything is spilled.
+        store.put("c", pattern(3, size));
+        store.remove("c");
+        assertEquals(4 << 20, store.metrics().cachedBytes());
+        store.put("d", new byte[(12 << 20) - H]);
+        assertEquals(0, store.metrics().cachedBytes());
+        assertEquals(0, store.spilledBytes());
+        assertTrue(store.managedBytes() + store.metrics().cachedBytes() <= limit);
     }
 
     @Test
