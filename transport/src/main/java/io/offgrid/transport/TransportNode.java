@@ -949,8 +949,7 @@ public final class TransportNode implements Agent, AutoCloseable
             badInput(null, session, "refused a Hello claiming node id " + peerId);
             return;
         }
-        final int colon = null == peerEndpoint ? -1 : peerEndpoint.lastIndexOf(':');
-        if (colon <= 0 || colon == peerEndpoint.length() - 1 || peerEndpoint.length() > 256)
+        if (!isEndpoint(peerEndpoint))
         {
             counters.malformedDropped++;
             badInput(null, session, "Hello with a bad endpoint");
@@ -1573,6 +1572,35 @@ public final class TransportNode implements Agent, AutoCloseable
         }
         work += conductorInvoker.invoke();
         return work;
+    }
+
+    /** host:port with a plausible host name or IPv4 literal and a port in 1..65535; anything else is refused. */
+    static boolean isEndpoint(final String endpoint)
+    {
+        final int colon = null == endpoint ? -1 : endpoint.lastIndexOf(':');
+        if (colon <= 0 || endpoint.length() > 255 || colon == endpoint.length() - 1 || endpoint.length() - colon > 6)
+        {
+            return false;
+        }
+        for (int i = 0; i < colon; i++)
+        {
+            final char c = endpoint.charAt(i);
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+            {
+                return false;
+            }
+        }
+        int port = 0;
+        for (int i = colon + 1; i < endpoint.length(); i++)
+        {
+            final char c = endpoint.charAt(i);
+            if (c < '0' || c > '9')
+            {
+                return false;
+            }
+            port = port * 10 + (c - '0');
+        }
+        return port > 0 && port <= 65535;
     }
 
     private static String resolvePort(final String endpoint)

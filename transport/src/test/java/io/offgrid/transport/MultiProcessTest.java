@@ -145,7 +145,15 @@ class MultiProcessTest
 
         // past the 2 GiB ByteBuffer limit, from the child (its fill happens off its agent thread)
         c.send("block 1 " + big + " 99");
+        final long t0 = System.nanoTime();
+        final long base = p.counters().bytesReceived();
+        Nodes.await("2.5 GiB block starts", () -> p.counters().bytesReceived() > base, 120_000, p);
+        final long t1 = System.nanoTime();
+        Nodes.await("2.5 GiB block copied", () -> p.counters().bytesReceived() == base + big, 120_000, p);
+        final long t2 = System.nanoTime();
         Nodes.await("2.5 GiB block", () -> events.received.size() == sizes.length + 1, 120_000, p);
+        System.out.println("fill " + (t1 - t0) / 1_000_000 + " ms, transfer " + (t2 - t1) / 1_000_000 + " ms, check " +
+            (System.nanoTime() - t2) / 1_000_000 + " ms");
         assertEquals(big, events.received.get(sizes.length).length());
         assertTrue(events.received.get(sizes.length).intact(), "2.5 GiB block intact");
         c.expect("BLOCK-SENT 1 ", 10_000, p);
@@ -182,7 +190,7 @@ class MultiProcessTest
         final ChildProcess c = child("id=2", "peerTimeoutMs=1500");
         p.addPeer(2, c.endpoint);
         c.expect("JOINED 1", 10_000, p);
-        c.send("block 1 " + (1024 * MIB) + " 3");
+        c.send("block 1 " + (256 * MIB) + " 3");
         Nodes.await("transfer under way", () -> p.counters().bytesReceived() > 16 * MIB, 60_000, p);
         assertTrue(allocator.outstandingBytes() > 0);
         final List<String> leftBehind = Nodes.driverDirectories(c.pid());
@@ -202,12 +210,12 @@ class MultiProcessTest
     @Test
     void receiverKilledMidTransferTellsTheSender() throws Exception
     {
-        final long address = source(1024 * MIB, 4);
+        final long address = source(256 * MIB, 4);
         final TransportNode p = node(Nodes.context(1, events, allocator));
         final ChildProcess c = child("id=2");
         p.addPeer(2, c.endpoint);
         c.expect("JOINED 1", 10_000, p);
-        final long id = sendBlock(p, 2, address, 1024 * MIB, 4);
+        final long id = sendBlock(p, 2, address, 256 * MIB, 4);
         Nodes.await("transfer under way", () -> p.counters().bytesSent() > 16 * MIB, 60_000, p);
         c.kill();
         Nodes.await("sender told", () -> events.sendFailed.size() == 1, 10_000, p);
