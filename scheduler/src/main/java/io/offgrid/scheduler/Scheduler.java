@@ -615,9 +615,9 @@ public final class Scheduler implements AutoCloseable
         {
             return;
         }
-        if (c.wants.remove(t))
+        if (t.removeWanter(clientId))
         {
-            t.removeWanter(clientId);
+            c.wantCount--;
             toRelease.add(t);
             settle();
         }
@@ -665,7 +665,7 @@ public final class Scheduler implements AutoCloseable
         {
             if (callerWants)
             {
-                caller.wants.remove(t);
+                caller.wantCount--;
                 t.removeWanter(clientId);
                 sink.keyStatus(clientId, key, KeyStatus.CANCELLED, "cancelled");
                 toRelease.add(t);
@@ -703,7 +703,7 @@ public final class Scheduler implements AutoCloseable
                 final ClientState wc = clients.get(w);
                 if (null != wc)
                 {
-                    wc.wants.remove(x);
+                    wc.wantCount--;
                 }
                 if (w >= 0)
                 {
@@ -723,16 +723,16 @@ public final class Scheduler implements AutoCloseable
     public void restart()
     {
         checkOpen();
+        for (final TaskRecord t : tasks.values())
+        {
+            for (int i = 0; i < t.wanterCount; i++)
+            {
+                tell(t.wanterAt(i), t, KeyStatus.CANCELLED, "cancelled by restart");
+            }
+        }
         for (final ClientState c : clients.values())
         {
-            if (c.id >= 0)
-            {
-                for (final TaskRecord t : c.wants)
-                {
-                    sink.keyStatus(c.id, t.key, KeyStatus.CANCELLED, "cancelled by restart");
-                }
-            }
-            c.wants.clear();
+            c.wantCount = 0;
         }
         final ArrayList<ClientState> pseudo = new ArrayList<>();
         for (final ClientState c : clients.values())
@@ -1652,7 +1652,30 @@ public final class Scheduler implements AutoCloseable
     public int wantedCount(final long clientId)
     {
         final ClientState c = clients.get(clientId);
-        return null == c ? 0 : c.wants.size();
+        return null == c ? 0 : c.wantCount;
+    }
+
+    /**
+     * @param clientId a client (or a dataset's pseudo-client).
+     * @return the keys it wants, in no particular order (scans the records: not for hot paths).
+     */
+    public String[] wantedKeys(final long clientId)
+    {
+        final ClientState c = clients.get(clientId);
+        if (null == c || c.wantCount == 0)
+        {
+            return new String[0];
+        }
+        final String[] keys = new String[c.wantCount];
+        int i = 0;
+        for (final TaskRecord t : tasks.values())
+        {
+            if (t.hasWanter(clientId))
+            {
+                keys[i++] = t.key;
+            }
+        }
+        return keys;
     }
 
     /**
@@ -1674,13 +1697,7 @@ public final class Scheduler implements AutoCloseable
         {
             return null;
         }
-        final String[] keys = new String[c.wants.size()];
-        int i = 0;
-        for (final TaskRecord t : c.wants)
-        {
-            keys[i++] = t.key;
-        }
-        return keys;
+        return wantedKeys(c.id);
     }
 
     /**
@@ -1819,9 +1836,10 @@ public final class Scheduler implements AutoCloseable
 
     private void addWant(final ClientState c, final TaskRecord t)
     {
-        if (c.wants.add(t))
+        if (!t.hasWanter(c.id))
         {
             t.addWanter(c.id);
+            c.wantCount++;
         }
         switch (t.state())
         {
@@ -1841,12 +1859,24 @@ public final class Scheduler implements AutoCloseable
 
     private void releaseAllWants(final ClientState c)
     {
-        for (final TaskRecord t : c.wants)
+        if (c.wantCount > 0)
         {
-            t.removeWanter(c.id);
-            toRelease.add(t);
+            scratch.clear();
+            for (final TaskRecord t : tasks.values())
+            {
+                if (t.hasWanter(c.id))
+                {
+                    scratch.add(t);
+                }
+            }
+            for (final TaskRecord t : scratch)
+            {
+                t.removeWanter(c.id);
+                toRelease.add(t);
+            }
+            scratch.clear();
+            c.wantCount = 0;
         }
-        c.wants.clear();
     }
 
     private void tell(final long clientId, final TaskRecord t, final KeyStatus status, final String message)
@@ -1869,7 +1899,7 @@ public final class Scheduler implements AutoCloseable
     {
         if (t.removeWanter(FIRE_AND_FORGET_CLIENT))
         {
-            fireAndForget.wants.remove(t);
+            fireAndForget.wantCount--;
             toRelease.add(t);
         }
     }

@@ -3,11 +3,10 @@ package io.offgrid.scheduler;
 import java.util.Arrays;
 
 /**
- * Queued root tasks: highest priority first, then submission order. One FIFO per distinct priority (an
- * intrusive list through the records' procPrev/procNext links, free while a task is queued), so add, take and
- * remove are O(1) for the common case of tasks arriving in submission order; a task queued again (after a
- * death or rejection) is put back in its submission-order place. The handful of priorities in use are kept in a
- * small array sorted high to low.
+ * Queued root tasks: highest priority first, then the order they became ready. One FIFO per distinct priority
+ * (an intrusive list through the records' procPrev/procNext links, free while a task is queued), so add, take
+ * and remove are O(1). A task older than the whole bucket (queued again after a death or rejection) goes to
+ * the front. The handful of priorities in use are kept in a small array sorted high to low.
  */
 final class TaskQueue
 {
@@ -35,29 +34,30 @@ final class TaskQueue
     void add(final TaskRecord t)
     {
         final int b = bucket(t.priority, true);
-        TaskRecord after = tails[b];
-        while (null != after && after.seq > t.seq)
+        final TaskRecord head = heads[b];
+        if (null != head && t.seq < head.seq)
         {
-            after = after.procPrev;
-        }
-        final TaskRecord before = null == after ? heads[b] : after.procNext;
-        t.procPrev = after;
-        t.procNext = before;
-        if (null == after)
-        {
+            // Older than everything queued at this priority (a task queued again after a death or rejection):
+            // it goes first.
+            t.procPrev = null;
+            t.procNext = head;
+            head.procPrev = t;
             heads[b] = t;
         }
         else
         {
-            after.procNext = t;
-        }
-        if (null == before)
-        {
+            final TaskRecord tail = tails[b];
+            t.procPrev = tail;
+            t.procNext = null;
+            if (null == tail)
+            {
+                heads[b] = t;
+            }
+            else
+            {
+                tail.procNext = t;
+            }
             tails[b] = t;
-        }
-        else
-        {
-            before.procPrev = t;
         }
         t.queued = true;
         size++;

@@ -504,15 +504,10 @@ class SchedulerSimulationTest
         void release()
         {
             final long c = randomClient();
-            final ClientState cs = s.clients.get(c);
-            if (cs.wants.isEmpty())
+            final List<String> keys = new ArrayList<>(List.of(s.wantedKeys(c)));
+            if (keys.isEmpty())
             {
                 return;
-            }
-            final List<String> keys = new ArrayList<>();
-            for (final TaskRecord t : cs.wants)
-            {
-                keys.add(t.key);
             }
             keys.sort(null);
             s.releaseKey(c, keys.get(rnd.nextInt(keys.size())));
@@ -767,8 +762,9 @@ class SchedulerSimulationTest
             }
             for (final long c : clientIds)
             {
-                for (final TaskRecord t : s.clients.get(c).wants)
+                for (final String key : s.wantedKeys(c))
                 {
+                    final TaskRecord t = s.tasks.get(key);
                     final TaskState st = t.state();
                     assertTrue(st == TaskState.MEMORY || st == TaskState.ERRED, "client " + c + " wants " + t.key +
                         " which is stuck in " + st);
