@@ -3,7 +3,6 @@ package io.offgrid.perf.scheduler;
 import io.offgrid.scheduler.Scheduler;
 import io.offgrid.scheduler.TaskGraph;
 import io.offgrid.scheduler.TaskState;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -27,8 +26,8 @@ import java.util.HashMap;
  * shared function payload is excluded likewise. The baseline, measured the same way in the same run, is a
  * {@code HashMap<String, long[4]>} entry per key: about the least a scheduler could keep.
  * <p>
- * Scores: {@code bytesPerRecord} and {@code baselineBytesPerEntry} (secondary results, "#" units); the time
- * score is irrelevant.
+ * The figures are printed once per iteration ("bytes per live task record ..., baseline ..., ratio ..."); the
+ * time score JMH reports is irrelevant.
  * <pre>perf/jmh TaskRecordFootprintBench -f 1 -wi 1 -i 3</pre>
  */
 @State(Scope.Thread)
@@ -41,30 +40,8 @@ public class TaskRecordFootprintBench
     static final int RECORDS = 200_000;
     static final byte[] FN = {1, 2, 3, 4};
 
-    /**
-     * The secondary results.
-     */
-    @State(Scope.Thread)
-    @AuxCounters(AuxCounters.Type.EVENTS)
-    public static class Footprint
-    {
-        /** Heap bytes per live task record. */
-        public double bytesPerRecord;
-        /** Heap bytes per HashMap entry of the baseline. */
-        public double baselineBytesPerEntry;
-
-        /**
-         * Reset per iteration.
-         */
-        @Setup(Level.Iteration)
-        public void reset()
-        {
-            bytesPerRecord = 0;
-            baselineBytesPerEntry = 0;
-        }
-    }
-
     private String[] keys;
+    private double keyBytes;
 
     /**
      * Make the keys once.
@@ -72,19 +49,20 @@ public class TaskRecordFootprintBench
     @Setup(Level.Trial)
     public void setUp()
     {
+        final long before = usedHeap();
         keys = new String[RECORDS];
         for (int i = 0; i < RECORDS; i++)
         {
             keys[i] = "task-" + i;
         }
+        keyBytes = (usedHeap() - before) / (double)RECORDS;
     }
 
     /**
-     * @param fp where the figures go.
      * @return something live, so nothing is optimised away.
      */
     @Benchmark
-    public Object measure(final Footprint fp)
+    public Object measure()
     {
         final FakeCluster cluster = new FakeCluster(1 << 19);
         final Scheduler s = new Scheduler(new Scheduler.Context().workerTimeoutNs(0), cluster);
@@ -109,7 +87,7 @@ public class TaskRecordFootprintBench
         {
             throw new IllegalStateException("expected every record in memory: " + s.taskCount());
         }
-        fp.bytesPerRecord = (after - before) / (double)RECORDS;
+        final double bytesPerRecord = (after - before) / (double)RECORDS;
 
         final long baseBefore = usedHeap();
         final HashMap<String, long[]> map = new HashMap<>();
@@ -118,9 +96,10 @@ public class TaskRecordFootprintBench
             map.put(keys[i], new long[4]);
         }
         final long baseAfter = usedHeap();
-        fp.baselineBytesPerEntry = (baseAfter - baseBefore) / (double)RECORDS;
-        System.out.printf("%nbytes per live task record %.1f, baseline HashMap<String,long[4]> entry %.1f, ratio %.2f%n",
-            fp.bytesPerRecord, fp.baselineBytesPerEntry, fp.bytesPerRecord / fp.baselineBytesPerEntry);
+        final double baselineBytesPerEntry = (baseAfter - baseBefore) / (double)RECORDS;
+        System.out.printf("%nbytes per live task record %.1f, baseline HashMap<String,long[4]> entry %.1f, ratio %.2f" +
+            " (key strings, excluded from both: %.1f B each)%n",
+            bytesPerRecord, baselineBytesPerEntry, bytesPerRecord / baselineBytesPerEntry, keyBytes);
         return new Object[] {s, map, graph};
     }
 
