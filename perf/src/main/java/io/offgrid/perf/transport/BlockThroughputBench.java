@@ -74,6 +74,10 @@ public class BlockThroughputBench
     @Param({"default"})
     public String idle;
 
+    /** Offgrid chunk length (the bare sender always offers 1 MiB messages). */
+    @Param({"1048576"})
+    public int chunk;
+
     private long src;
     private long dst;
     private AgentRunner receiverRunner;
@@ -137,6 +141,7 @@ public class BlockThroughputBench
             });
         final TransportNode.Context sc = new TransportNode.Context()
             .nodeId(1)
+            .chunkLength(chunk)
             .useAgentRunner(false)
             .blockListener(new BlockListener()
             {

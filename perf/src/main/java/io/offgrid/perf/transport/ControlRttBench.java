@@ -165,10 +165,13 @@ public class ControlRttBench
     @TearDown(Level.Trial)
     public void tearDown()
     {
-        System.out.printf("%nRTT %s idle=%s (HdrHistogram, %d samples): p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us%n",
+        if (histogram.getTotalCount() > 0)
+        {
+            System.out.printf("%nRTT %s idle=%s (HdrHistogram, %d samples): p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us%n",
             impl, idle, histogram.getTotalCount(),
             histogram.getValueAtPercentile(50) / 1000.0, histogram.getValueAtPercentile(99) / 1000.0,
-            histogram.getValueAtPercentile(99.9) / 1000.0, histogram.getMaxValue() / 1000.0);
+                histogram.getValueAtPercentile(99.9) / 1000.0, histogram.getMaxValue() / 1000.0);
+        }
         if (null != node)
         {
             node.close();

@@ -59,7 +59,9 @@ public final class EchoProcess
         stdin.start();
         if ("bare".equals(impl))
         {
-            final IdleStrategy idleStrategy = null == idle ? new BusySpinIdleStrategy() : idle;
+            // "default" on the bare side: the same backoff parameters the transport chose as its default.
+            final IdleStrategy idleStrategy = null == idle ?
+                new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MICROSECONDS.toNanos(50)) : idle;
             try (BareAeron bare = new BareAeron(ThreadingMode.INVOKER, null))
             {
                 final Subscription sub = bare.aeron.addSubscription("aeron:udp?endpoint=127.0.0.1:" + port, 1);
