@@ -1137,7 +1137,8 @@ public final class Scheduler implements AutoCloseable
     }
 
     /**
-     * A copy command failed (the source no longer had the key, or the transfer broke).
+     * A copy command failed (the source no longer had the key, or the transfer broke). A key short of its
+     * declared replication is copied again, from a holder, to the least-loaded worker without a copy.
      *
      * @param workerId the intended receiver.
      * @param key      the key.
@@ -1152,6 +1153,10 @@ public final class Scheduler implements AutoCloseable
             if (p.to.id == workerId && p.task == t)
             {
                 pendingCopies.remove(i);
+                if (t.replication > t.holderCount)
+                {
+                    heal(t);
+                }
                 break;
             }
         }

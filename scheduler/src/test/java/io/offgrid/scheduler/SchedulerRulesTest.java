@@ -649,6 +649,20 @@ class SchedulerRulesTest
         assertEquals(2, s.whoHas("d").length);
     }
 
+    @Test
+    void aFailedReplicationCopyIsRetried()
+    {
+        workers(3, 1);
+        s.dataScattered(C1, "d", 100, 1);
+        s.replicate("d", 2, null);
+        final Cmd copy = sink.of(Kind.COPY).get(0);
+        sink.take();
+        s.replicaFailed(copy.worker, "d");
+        assertEquals(1, sink.of(Kind.COPY).size(), "copied again");
+        s.replicaAdded(sink.of(Kind.COPY).get(0).worker, "d");
+        assertEquals(2, s.whoHas("d").length);
+    }
+
     // ---------------------------------------------------------------- rule 9
 
     @Test
