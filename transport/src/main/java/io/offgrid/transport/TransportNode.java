@@ -125,6 +125,10 @@ public final class TransportNode implements Agent, AutoCloseable
     private final FragmentAssembler controlAssembler = new FragmentAssembler(this::onControlFragment);
     private final FragmentAssembler ipcControlAssembler = new FragmentAssembler(this::onControlFragment);
 
+    private final java.util.function.Consumer<Peer> collectPeer = peerList::add;
+    private final io.aeron.logbuffer.FragmentHandler bulkHandler = this::onBulkFragment;
+    private final ExpandableRingBuffer.MessageConsumer drainConsumer = (buffer, offset, length, headOffset) -> drainOne(buffer, offset, length);
+    private Peer drainingPeer;
     private long nowNs;
     private long nextTransferId = 1;
     private boolean closed;
@@ -407,8 +411,8 @@ public final class TransportNode implements Agent, AutoCloseable
         int work = invokeAeron();
         work += controlSub.poll(controlAssembler, FRAGMENT_LIMIT);
         work += ipcControlSub.poll(ipcControlAssembler, FRAGMENT_LIMIT);
-        work += bulkSub.poll(this::onBulkFragment, FRAGMENT_LIMIT);
-        work += ipcBulkSub.poll(this::onBulkFragment, FRAGMENT_LIMIT);
+        work += bulkSub.poll(bulkHandler, FRAGMENT_LIMIT);
+        work += ipcBulkSub.poll(bulkHandler, FRAGMENT_LIMIT);
 
         Runnable command;
         while (null != (command = commands.poll()))
@@ -426,7 +430,7 @@ public final class TransportNode implements Agent, AutoCloseable
         }
 
         peerList.clear();
-        peers.values().forEach(peerList::add);
+        peers.values().forEach(collectPeer);
         for (int i = 0, n = peerList.size(); i < n; i++)
         {
             final Peer peer = peerList.get(i);
@@ -546,19 +550,22 @@ public final class TransportNode implements Agent, AutoCloseable
             return 0;
         }
         final int before = peer.pendingCount;
-        peer.pending.consume(
-            (buffer, offset, length, headOffset) ->
-            {
-                if (peer.controlPub.offer(buffer, offset, length) > 0)
-                {
-                    peer.pendingCount--;
-                    counters.messagesSent++;
-                    return true;
-                }
-                return false;
-            },
-            Integer.MAX_VALUE);
+        drainingPeer = peer;
+        peer.pending.consume(drainConsumer, Integer.MAX_VALUE);
+        drainingPeer = null;
         return before - peer.pendingCount;
+    }
+
+    private boolean drainOne(final DirectBuffer buffer, final int offset, final int length)
+    {
+        final Peer peer = drainingPeer;
+        if (peer.controlPub.offer(buffer, offset, length) > 0)
+        {
+            peer.pendingCount--;
+            counters.messagesSent++;
+            return true;
+        }
+        return false;
     }
 
     private int encoded(final int bodyLength)

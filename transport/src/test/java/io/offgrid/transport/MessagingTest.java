@@ -78,6 +78,43 @@ class MessagingTest
     }
 
     @Test
+    void steadyStateMessagingAllocatesNothingPerMessage()
+    {
+        // A shared driver on its own thread: this thread then runs only the two nodes' own work.
+        final TransportDriver driver = TransportDriver.launch(new TransportDriver.Context());
+        closeables.add(driver);
+        final long[] received = new long[1];
+        final TransportNode a = launch(Nodes.context(1, new Events(new TrackingAllocator()), new TrackingAllocator())
+            .aeronDirectoryName(driver.aeronDirectoryName()));
+        final TransportNode b = launch(Nodes.context(2, new Events(new TrackingAllocator()), new TrackingAllocator())
+            .aeronDirectoryName(driver.aeronDirectoryName())
+            .defaultHandler((peer, template, buf, off, len) -> received[0]++));
+        a.addPeer(2, b.endpoint());
+        Nodes.await("joined", () -> a.isJoined(2) && b.isJoined(1), 10_000, a, b);
+        final com.sun.management.ThreadMXBean threads =
+            (com.sun.management.ThreadMXBean)java.lang.management.ManagementFactory.getThreadMXBean();
+        final int length = Nodes.heartbeat(buffer, 1);
+        long allocated = 0;
+        for (int round = 0; round < 2; round++)
+        {
+            final long before = threads.getCurrentThreadAllocatedBytes();
+            final long target = received[0] + 20_000;
+            while (received[0] < target)
+            {
+                for (int i = 0; i < 10 && a.send(2, buffer, 0, length); i++)
+                {
+                }
+                a.doWork();
+                b.doWork();
+            }
+            allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        }
+        System.out.println("steady state: " + allocated + " bytes allocated for 20,000 messages");
+        // Both nodes run on this thread: sends, receives, validation, dispatch, heartbeats, Aeron clients.
+        assertTrue(allocated < 20_000, "allocated " + allocated + " bytes for 20,000 messages");
+    }
+
+    @Test
     void handlersPerTemplateAndUnknownPeer()
     {
         final Events eb = new Events(new TrackingAllocator());
