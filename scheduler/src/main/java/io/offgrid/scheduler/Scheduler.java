@@ -716,6 +716,21 @@ public final class Scheduler implements AutoCloseable
     }
 
     /**
+     * Cancel several keys; see {@link #cancel(long, String, boolean)}.
+     *
+     * @param clientId the client asking.
+     * @param keys     the keys; unknown keys are ignored.
+     * @param force    cancel even if other clients want them.
+     */
+    public void cancel(final long clientId, final Collection<String> keys, final boolean force)
+    {
+        for (final String key : keys)
+        {
+            cancel(clientId, key, force);
+        }
+    }
+
+    /**
      * Restart: every task forgotten, every client told each wanted key was cancelled by restart, every
      * worker told to restart, published datasets dropped. Afterwards the state equals a fresh scheduler's with
      * the same workers and clients.
@@ -1333,6 +1348,26 @@ public final class Scheduler implements AutoCloseable
     }
 
     /**
+     * Replicate several keys; see {@link #replicate(String, int, long[])}.
+     *
+     * @param keys      known keys.
+     * @param n         copies, 1..127.
+     * @param workerIds allowed workers, or null for all.
+     * @throws IllegalArgumentException (nothing changed) if n is out of range or a key is unknown.
+     */
+    public void replicate(final Collection<String> keys, final int n, final long[] workerIds)
+    {
+        for (final String key : keys)
+        {
+            requireTask(key);
+        }
+        for (final String key : keys)
+        {
+            replicate(key, n, workerIds);
+        }
+    }
+
+    /**
      * Plan moves so that every worker's managed memory ends within half the gap either side of the mean
      * (Dask's rule: only workers above sender-min of their limit send, only workers below recipient-max
      * receive). Each move copies first and drops the sender's copy when the copy is confirmed.
@@ -1456,6 +1491,10 @@ public final class Scheduler implements AutoCloseable
     public void placeScatter(final long[] nbytes, final int count, final long[] workerIds, final long[] out)
     {
         checkOpen();
+        if (count < 0 || count > nbytes.length || count > out.length)
+        {
+            throw new IllegalArgumentException("count " + count + " exceeds the sizes or output array");
+        }
         final ArrayList<WorkerState> ws = allowedWorkers(workerIds);
         if (ws.isEmpty())
         {

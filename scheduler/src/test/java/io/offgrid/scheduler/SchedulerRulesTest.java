@@ -255,7 +255,7 @@ class SchedulerRulesTest
         assertNull(sink.lastStatus(C2, "x"));
         assertEquals(TaskState.PROCESSING, s.taskState("x"));
         assertEquals(0, s.wantedCount(C1));
-        s.cancel(C1, "x", true);
+        s.cancel(C1, List.of("x", "not-there"), true);
         assertEquals(KeyStatus.CANCELLED, sink.lastStatus(C2, "x"));
         assertEquals(0, s.taskCount());
     }
@@ -622,8 +622,11 @@ class SchedulerRulesTest
         }
         assertEquals(3, s.whoHas("d").length);
         sink.take();
-        s.replicate("d", 3, null);
+        s.replicate(List.of("d"), 3, null);
         assertTrue(sink.commands.isEmpty(), "already satisfied");
+        assertThrows(IllegalArgumentException.class, () -> s.replicate(List.of("d", "nope"), 2, null));
+        assertThrows(IllegalArgumentException.class, () -> s.replicate("d", 0, null));
+        assertTrue(sink.commands.isEmpty(), "refused requests change nothing");
         s.replicate("d", 1, null);
         assertEquals(2, sink.of(Kind.DROP).size());
         assertEquals(1, s.whoHas("d").length);
@@ -718,6 +721,8 @@ class SchedulerRulesTest
         assertArrayEquals(new long[] {2, 1, 2, 3}, out);
         s.placeScatter(new long[] {100}, 1, new long[] {2, 3}, out);
         assertEquals(2, out[0]);
+        assertThrows(IllegalArgumentException.class, () -> s.placeScatter(new long[] {1}, 2, null, out));
+        assertThrows(IllegalStateException.class, () -> s.placeScatter(new long[] {1}, 1, new long[] {42}, out));
     }
 
     // ---------------------------------------------------------------- errors, retries, bad input
