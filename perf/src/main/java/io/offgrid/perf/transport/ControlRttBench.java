@@ -34,7 +34,7 @@ import java.util.concurrent.TimeUnit;
  * single-threaded driver stepped by the application); {@code offgrid} is two {@link TransportNode}s
  * sending an SBE FetchKey message of 32 bytes by node id. {@code idle} is the echo side's idle strategy:
  * busyspin, backoff (Aeron's default parameters) or default (the transport's chosen default). This side
- * busy-spins. JMH's sample percentiles are printed with HdrHistogram's p50/p99/p99.9 at the end.
+ * busy-spins. {@code driver} compares the embedded driver's threading modes for offgrid. JMH's sample percentiles are printed with HdrHistogram's p50/p99/p99.9 at the end.
  *
  * <pre>perf/jmh ControlRttBench -f 1 -wi 2 -i 3</pre>
  */
@@ -53,6 +53,10 @@ public class ControlRttBench
     /** Idle strategy of the echo process. */
     @Param({"busyspin", "default", "backoff"})
     public String idle;
+
+    /** Offgrid nodes' embedded driver: INVOKER (stepped by the node's thread, the default) or SHARED (own thread). */
+    @Param({"INVOKER"})
+    public String driver;
 
     private Process child;
     private BareAeron bare;
@@ -74,7 +78,7 @@ public class ControlRttBench
     {
         final int myPort = Children.freePort();
         final int childPort = Children.freePort();
-        child = Children.start(EchoProcess.class, impl, idle, Integer.toString(childPort), Integer.toString(myPort));
+        child = Children.start(EchoProcess.class, impl, idle, Integer.toString(childPort), Integer.toString(myPort), driver);
         if ("bare".equals(impl))
         {
             bare = new BareAeron(ThreadingMode.INVOKER, null);
@@ -96,6 +100,7 @@ public class ControlRttBench
             node = TransportNode.launch(new TransportNode.Context()
                 .nodeId(1)
                 .listenEndpoint("127.0.0.1:" + myPort)
+                .driverContext(new io.offgrid.transport.TransportDriver.Context().threadingMode(ThreadingMode.valueOf(driver)))
                 .useAgentRunner(false)
                 .defaultHandler((peer, template, buffer, offset, length) -> received++));
             node.addPeer(2, "127.0.0.1:" + childPort);

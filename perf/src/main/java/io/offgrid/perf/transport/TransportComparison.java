@@ -99,9 +99,11 @@ public final class TransportComparison
         final ControlRttBench bare = new ControlRttBench();
         bare.impl = "bare";
         bare.idle = "default";
+        bare.driver = "INVOKER";
         final ControlRttBench offgrid = new ControlRttBench();
         offgrid.impl = "offgrid";
         offgrid.idle = "default";
+        offgrid.driver = "INVOKER";
         bare.setUp();
         offgrid.setUp();
         try
