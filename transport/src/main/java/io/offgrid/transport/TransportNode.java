@@ -127,6 +127,10 @@ public final class TransportNode implements Agent, AutoCloseable
 
     private final java.util.function.Consumer<Peer> collectPeer = peerList::add;
     private final io.aeron.logbuffer.FragmentHandler bulkHandler = this::onBulkFragment;
+    private final io.aeron.logbuffer.FragmentHandler controlFilter =
+        (buffer, offset, length, header) -> filterControl(controlAssembler, buffer, offset, length, header);
+    private final io.aeron.logbuffer.FragmentHandler ipcControlFilter =
+        (buffer, offset, length, header) -> filterControl(ipcControlAssembler, buffer, offset, length, header);
     private final ExpandableRingBuffer.MessageConsumer drainConsumer = (buffer, offset, length, headOffset) -> drainOne(buffer, offset, length);
     private Peer drainingPeer;
     private long nowNs;
@@ -409,8 +413,8 @@ public final class TransportNode implements Agent, AutoCloseable
         }
         nowNs = clock.nanoTime();
         int work = invokeAeron();
-        work += controlSub.poll(controlAssembler, FRAGMENT_LIMIT);
-        work += ipcControlSub.poll(ipcControlAssembler, FRAGMENT_LIMIT);
+        work += controlSub.poll(controlFilter, FRAGMENT_LIMIT);
+        work += ipcControlSub.poll(ipcControlFilter, FRAGMENT_LIMIT);
         work += bulkSub.poll(bulkHandler, FRAGMENT_LIMIT);
         work += ipcBulkSub.poll(bulkHandler, FRAGMENT_LIMIT);
 
@@ -790,8 +794,29 @@ public final class TransportNode implements Agent, AutoCloseable
     {
     }
 
+    /**
+     * Handshake messages are small and never fragmented, so a session that has not completed the handshake gets
+     * no reassembly buffer: its fragmented messages are dropped here, before any copy.
+     */
+    private void filterControl(
+        final FragmentAssembler assembler, final DirectBuffer buffer, final int offset, final int length, final Header header)
+    {
+        final byte flags = header.flags();
+        if ((flags & FrameDescriptor.UNFRAGMENTED) != FrameDescriptor.UNFRAGMENTED && null == sessionToPeer.get(header.sessionId()))
+        {
+            if ((flags & FrameDescriptor.BEGIN_FRAG_FLAG) != 0)
+            {
+                counters.unauthenticatedDropped++;
+            }
+            return;
+        }
+        assembler.onFragment(buffer, offset, length, header);
+    }
+
     private void onImageUnavailable(final Image image)
     {
+        controlAssembler.freeSessionBuffer(image.sessionId());
+        ipcControlAssembler.freeSessionBuffer(image.sessionId());
         final Peer peer = sessionToPeer.get(image.sessionId());
         if (null != peer && !closed)
         {

@@ -268,7 +268,14 @@ class MessagingTest
                 b.doWork();
             }
         }
-        Nodes.await("dropped", () -> b.counters().unauthenticatedDropped() == 10, 5_000, a, b);
+        final UnsafeBuffer large = new UnsafeBuffer(new byte[8192]);
+        Nodes.heartbeat(large, 6);
+        while (pub.offer(large, 0, large.capacity()) < 0)
+        {
+            a.doWork();
+            b.doWork();
+        }
+        Nodes.await("dropped", () -> b.counters().unauthenticatedDropped() == 11, 5_000, a, b);
         assertEquals(0, eb.messages.size());
 
         // A Hello from a node speaking another protocol version is refused before anything else is read.
