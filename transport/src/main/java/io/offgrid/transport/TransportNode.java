@@ -279,6 +279,51 @@ public final class TransportNode implements Agent, AutoCloseable
     }
 
     /**
+     * Says goodbye to a peer and forgets it: its queued messages are dropped and its transfers fail, reported
+     * through {@link PeerListener#onPeerLost} like any loss. Agent thread only.
+     *
+     * @param peerId the peer's node id.
+     * @return false if the peer was not known.
+     */
+    public boolean removePeer(final long peerId)
+    {
+        final Peer peer = peers.get(peerId);
+        if (null == peer)
+        {
+            return false;
+        }
+        if (peer.outboundOpen() && null != peer.controlPub)
+        {
+            goodbyeEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).nodeId(ctx.nodeId);
+            peer.controlPub.offer(encodeBuffer, 0, MessageHeaderEncoder.ENCODED_LENGTH + goodbyeEncoder.encodedLength());
+        }
+        lose(peer, "removed by this node");
+        return true;
+    }
+
+    /**
+     * Sets (or with null removes) the handler of an application template after launch. Agent thread only.
+     *
+     * @param templateId an application template id (100 and up).
+     * @param handler    receives it.
+     */
+    public void handler(final int templateId, final MessageHandler handler)
+    {
+        if (templateId < 100)
+        {
+            throw new TransportException("templates below 100 belong to the transport: " + templateId);
+        }
+        if (null == handler)
+        {
+            handlers.remove(templateId);
+        }
+        else
+        {
+            handlers.put(templateId, handler);
+        }
+    }
+
+    /**
      * @param peerId a node id.
      * @return whether the handshake with it completed both ways and it is not lost.
      */

@@ -128,6 +128,10 @@ class MessagingTest
         a.send(2, buffer, 0, Nodes.heartbeat(buffer, 1));
         Nodes.await("specific handler", () -> specific.size() == 1, 10_000, a, b);
         assertEquals(0, eb.messages.size(), "default handler not used");
+        b.handler(WorkerHeartbeatDecoder.TEMPLATE_ID, null);
+        a.send(2, buffer, 0, Nodes.heartbeat(buffer, 2));
+        Nodes.await("default handler after removal", () -> eb.messages.size() == 1, 10_000, a, b);
+        assertEquals(1, specific.size());
     }
 
     @Test
@@ -188,6 +192,22 @@ class MessagingTest
         a.send(2, buffer, 0, Nodes.heartbeat(buffer, 2));
         Nodes.await("lost", () -> ea.lost.size() == 1, 10_000, a);
         assertTrue(ea.lost.get(0).contains("2: "), ea.lost.toString());
+    }
+
+    @Test
+    void removePeerSaysGoodbye()
+    {
+        final Events ea = new Events(new TrackingAllocator());
+        final Events eb = new Events(new TrackingAllocator());
+        final TransportNode a = launch(Nodes.context(1, ea, new TrackingAllocator()));
+        final TransportNode b = launch(Nodes.context(2, eb, new TrackingAllocator()));
+        a.addPeer(2, b.endpoint());
+        Nodes.await("joined", () -> a.isJoined(2) && b.isJoined(1), 10_000, a, b);
+        assertTrue(a.removePeer(2));
+        assertFalse(a.removePeer(2));
+        assertTrue(ea.lost.get(0).contains("removed"), ea.lost.toString());
+        Nodes.await("b told", () -> eb.lost.size() == 1, 2_000, a, b);
+        assertTrue(eb.lost.get(0).contains("left"), eb.lost.toString());
     }
 
     @Test
