@@ -119,6 +119,8 @@ final class MessageValidator
         templates.put(TaskFinishedDecoder.TEMPLATE_ID, new Template(TaskFinishedDecoder.BLOCK_LENGTH, (b, o, l, v) -> taskFinished.wrap(b, o, l, v).sbeSkip().encodedLength()));
         final WantKeysDecoder wantKeys = new WantKeysDecoder();
         templates.put(WantKeysDecoder.TEMPLATE_ID, new Template(WantKeysDecoder.BLOCK_LENGTH, (b, o, l, v) -> wantKeys.wrap(b, o, l, v).sbeSkip().encodedLength()));
+        final NodeDirectoryDecoder nodeDirectory = new NodeDirectoryDecoder();
+        templates.put(NodeDirectoryDecoder.TEMPLATE_ID, new Template(NodeDirectoryDecoder.BLOCK_LENGTH, (b, o, l, v) -> nodeDirectory.wrap(b, o, l, v).sbeSkip().encodedLength()));
         final WelcomeDecoder welcome = new WelcomeDecoder();
         templates.put(WelcomeDecoder.TEMPLATE_ID, new Template(WelcomeDecoder.BLOCK_LENGTH, (b, o, l, v) -> welcome.wrap(b, o, l, v).sbeSkip().encodedLength()));
         final WorkerHeartbeatDecoder workerHeartbeat = new WorkerHeartbeatDecoder();
