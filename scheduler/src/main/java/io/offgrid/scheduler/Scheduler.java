@@ -1253,20 +1253,26 @@ public final class Scheduler implements AutoCloseable
         checkOpen();
         if (ctx.workerTimeoutNs > 0)
         {
-            workerScratch.clear();
+            WorkerState[] silent = null;
+            int count = 0;
             for (final WorkerState w : workerList)
             {
                 if (nowNs - w.lastSeenNs > ctx.workerTimeoutNs)
                 {
-                    workerScratch.add(w);
+                    if (null == silent)
+                    {
+                        silent = new WorkerState[workerList.size()];
+                    }
+                    silent[count++] = w;
                 }
             }
-            for (final WorkerState w : workerScratch)
+            // Removal may heal replicas (which uses workerScratch), so iterate a private copy.
+            for (int i = 0; i < count; i++)
             {
+                final WorkerState w = silent[i];
                 sink.workerRemoved(w.id, "no heartbeat for " + (nowNs - w.lastSeenNs) / 1_000_000 + " ms");
                 removeWorker(w, true);
             }
-            workerScratch.clear();
         }
         if (lastStealNs == Long.MIN_VALUE || nowNs - lastStealNs >= ctx.stealIntervalNs)
         {

@@ -838,6 +838,20 @@ class SchedulerRulesTest
         assertArrayEquals(new long[] {2}, t.workerIds());
         assertEquals(1, sink.of(Kind.REMOVED).size());
         Invariants.check(t);
+
+        // Several silent at once while holding a replicated key: all removed, the key healed on the survivor.
+        t.workerJoined(2_000, 3, 1, 0);
+        t.workerJoined(2_000, 4, 1, 0);
+        t.clientConnected(C1);
+        t.dataScattered(C1, "d", 10, 2, 3);
+        t.replicate("d", 2, null);
+        sink.take();
+        t.workerHeartbeat(3_500, 4, 0, 0, false, 0);
+        t.tick(3_600);
+        assertArrayEquals(new long[] {4}, t.workerIds());
+        assertEquals(2, sink.of(Kind.REMOVED).size());
+        assertEquals(KeyStatus.LOST, sink.lastStatus(C1, "d"), "both copies were on silent workers");
+        Invariants.check(t);
     }
 
     @Test

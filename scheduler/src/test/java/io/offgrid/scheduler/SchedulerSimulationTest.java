@@ -111,7 +111,7 @@ class SchedulerSimulationTest
             this.steps = steps;
             this.rnd = new Random(seed);
             final Scheduler.Context ctx = new Scheduler.Context()
-                .workerTimeoutNs(0)
+                .workerTimeoutNs(rnd.nextInt(3) == 0 ? 1_000_000_000L + rnd.nextInt(2_000_000_000) : 0)
                 .stealIntervalNs(0)
                 .defaultTaskDurationNs(1 + rnd.nextInt(10_000_000))
                 .bandwidthBytesPerSecond(1 + rnd.nextInt(1_000_000_000))
@@ -226,6 +226,13 @@ class SchedulerSimulationTest
             assertNotNull(w, "restart sent to dead worker " + workerId);
             w.data.clear();
             w.assigned.clear();
+        }
+
+        public void workerRemoved(final long workerId, final String reason)
+        {
+            commandCount++;
+            assertNotNull(live.remove(workerId), "removed an unknown worker " + workerId);
+            dead.add(workerId);
         }
 
         // ------------------------------------------------------------------ events
