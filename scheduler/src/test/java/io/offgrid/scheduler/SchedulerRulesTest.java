@@ -425,6 +425,25 @@ class SchedulerRulesTest
         assertArrayEquals(new long[] {2}, s.whoHas("d"));
     }
 
+    @Test
+    void missingDataDropsTheStaleHolderAndResendsTheTask()
+    {
+        workers(3, 1);
+        s.dataScattered(C1, "d", 10, 1, 2);
+        graph.clear().task("t", FN).dependsOn("d").workers(new long[] {3}, false).want("t");
+        s.submitGraph(C1, graph);
+        sink.take();
+        s.missingData(3, "d", 1);
+        assertArrayEquals(new long[] {2}, s.whoHas("d"));
+        final Cmd again = sink.compute("t");
+        assertEquals(3, again.worker);
+        assertArrayEquals(new long[] {2}, again.depHolders[0]);
+        sink.take();
+        s.missingData(3, "d", 2);
+        assertEquals(KeyStatus.LOST, sink.lastStatus(C1, "d"), "scattered, no copy left");
+        assertEquals(TaskState.ERRED, s.taskState("t"));
+    }
+
     // ---------------------------------------------------------------- rule 6
 
     @Test
