@@ -403,6 +403,8 @@ final class BuiltinCodecs
 
     static final class TableCodec implements Codec<ColumnarTable>
     {
+        private static final StringCodec UTF8 = new StringCodec();
+
         public int id()
         {
             return TABLE;
@@ -413,9 +415,37 @@ final class BuiltinCodecs
             return ColumnarTable.class;
         }
 
+        private static ColumnType[] types(final ColumnarTable value)
+        {
+            final ColumnType[] types = new ColumnType[value.names().size()];
+            for (int i = 0; i < types.length; i++)
+            {
+                types[i] = ColumnarTable.typeOf(value.column(i));
+            }
+            return types;
+        }
+
+        private static long[] stringBytes(final ColumnarTable value, final ColumnType[] types)
+        {
+            final long[] bytes = new long[types.length];
+            for (int i = 0; i < types.length; i++)
+            {
+                if (types[i] == ColumnType.STRING)
+                {
+                    for (final String s : (String[])value.column(i))
+                    {
+                        bytes[i] += UTF8.encodedLength(s);
+                    }
+                }
+            }
+            return bytes;
+        }
+
         public int encodedLength(final ColumnarTable value)
         {
-            final long length = TableView.encodedLength(value.names().toArray(new String[0]), value.rowCount());
+            final ColumnType[] types = types(value);
+            final long length = TableView.encodedLength(
+                value.names().toArray(new String[0]), types, value.rowCount(), stringBytes(value, types));
             if (length > Integer.MAX_VALUE - BlockStore.HEADER_LENGTH)
             {
                 throw new CodecException("table of " + length + " bytes exceeds 2 GiB: split it into partitions");
@@ -426,44 +456,69 @@ final class BuiltinCodecs
         public void encode(final ColumnarTable value, final MutableDirectBuffer buffer, final int offset)
         {
             final String[] names = value.names().toArray(new String[0]);
-            final ColumnType[] types = new ColumnType[names.length];
-            for (int i = 0; i < names.length; i++)
-            {
-                types[i] = value.type(names[i]);
-            }
-            TableView.layout(names, types, value.rowCount(), buffer, offset);
-            final TableView view = new TableView().wrap(buffer, offset, encodedLength(value));
-            final long bytes = 8L * value.rowCount();
+            final ColumnType[] types = types(value);
+            final long[] stringBytes = stringBytes(value, types);
+            final int length = TableView.layout(names, types, value.rowCount(), stringBytes, buffer, offset);
+            final TableView view = new TableView().wrap(buffer, offset, length);
+            final int rows = value.rowCount();
             for (int i = 0; i < names.length; i++)
             {
                 final Object column = value.column(i);
-                final long base = column instanceof long[] ? LONG_BASE : DOUBLE_BASE;
-                copyIn(column, base, bytes, buffer, view.columnOffset(i));
+                if (types[i] == ColumnType.STRING)
+                {
+                    final int offsets = view.columnOffset(i);
+                    int cursor = offsets + (rows + 1) * 8;
+                    long position = 0;
+                    final String[] strings = (String[])column;
+                    for (int r = 0; r < rows; r++)
+                    {
+                        buffer.putLong(offsets + 8 * r, position);
+                        final byte[] utf8 = strings[r].getBytes(StandardCharsets.UTF_8);
+                        buffer.putBytes(cursor, utf8);
+                        cursor += utf8.length;
+                        position += utf8.length;
+                    }
+                }
+                else
+                {
+                    final long base = column instanceof long[] ? LONG_BASE : DOUBLE_BASE;
+                    copyIn(column, base, 8L * rows, buffer, view.columnOffset(i));
+                }
             }
         }
 
         public ColumnarTable decode(final DirectBuffer buffer, final int offset, final int length)
         {
             final TableView view = new TableView().wrap(buffer, offset, length);
-            if (view.rowCount() > Integer.MAX_VALUE)
-            {
-                throw new CodecException("table of " + view.rowCount() + " rows is too large for the heap");
-            }
-            final int rows = (int)view.rowCount();
+            final int rows = view.rowCount();
             final ColumnarTable.Builder builder = ColumnarTable.builder();
             for (int c = 0; c < view.columnCount(); c++)
             {
-                if (view.columnType(c) == ColumnType.LONG)
+                switch (view.columnType(c))
                 {
-                    final long[] values = new long[rows];
-                    copyOut(buffer, view.columnOffset(c), values, LONG_BASE, 8L * rows);
-                    builder.addLong(view.columnName(c), values);
-                }
-                else
-                {
-                    final double[] values = new double[rows];
-                    copyOut(buffer, view.columnOffset(c), values, DOUBLE_BASE, 8L * rows);
-                    builder.addDouble(view.columnName(c), values);
+                    case LONG:
+                    {
+                        final long[] values = new long[rows];
+                        copyOut(buffer, view.columnOffset(c), values, LONG_BASE, 8L * rows);
+                        builder.addLong(view.columnName(c), values);
+                        break;
+                    }
+                    case DOUBLE:
+                    {
+                        final double[] values = new double[rows];
+                        copyOut(buffer, view.columnOffset(c), values, DOUBLE_BASE, 8L * rows);
+                        builder.addDouble(view.columnName(c), values);
+                        break;
+                    }
+                    default:
+                    {
+                        final String[] values = new String[rows];
+                        for (int r = 0; r < rows; r++)
+                        {
+                            values[r] = view.getString(c, r);
+                        }
+                        builder.addString(view.columnName(c), values);
+                    }
                 }
             }
             return builder.build();

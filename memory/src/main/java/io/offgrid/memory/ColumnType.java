@@ -1,14 +1,17 @@
 package io.offgrid.memory;
 
 /**
- * Types of the columns of a {@link ColumnarTable}; each value takes 8 bytes.
+ * Types of the columns of a {@link ColumnarTable}. LONG and DOUBLE values take 8 bytes each;
+ * STRING columns are rows + 1 offsets (8 bytes each) followed by the UTF-8 bytes.
  */
 public enum ColumnType
 {
     /** 64-bit signed integers. */
     LONG(1),
     /** IEEE 754 doubles. */
-    DOUBLE(2);
+    DOUBLE(2),
+    /** UTF-8 strings. */
+    STRING(3);
 
     private final int code;
 
@@ -38,6 +41,8 @@ public enum ColumnType
                 return LONG;
             case 2:
                 return DOUBLE;
+            case 3:
+                return STRING;
             default:
                 throw new CodecException("unknown column type code " + code);
         }

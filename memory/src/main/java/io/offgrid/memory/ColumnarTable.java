@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * A table of named long and double columns of equal length, as a value on the Java heap. It is
+ * A table of named long, double and string columns of equal length, as a value on the Java heap. It is
  * what a caller hands to {@link BlockStore#put(String, Object)} and gets from
  * {@link BlockStore#getValue(String)}; tasks that should not copy to the heap read the stored block
  * through a {@link TableView} instead.
@@ -54,7 +54,22 @@ public final class ColumnarTable
      */
     public ColumnType type(final String name)
     {
-        return columns.get(indexOf(name)) instanceof long[] ? ColumnType.LONG : ColumnType.DOUBLE;
+        return typeOf(columns.get(indexOf(name)));
+    }
+
+    static ColumnType typeOf(final Object column)
+    {
+        return column instanceof long[] ? ColumnType.LONG :
+            column instanceof double[] ? ColumnType.DOUBLE : ColumnType.STRING;
+    }
+
+    /**
+     * @param name a STRING column.
+     * @return its values (the array itself, not a copy).
+     */
+    public String[] strings(final String name)
+    {
+        return (String[])columns.get(indexOf(name));
     }
 
     /**
@@ -106,9 +121,19 @@ public final class ColumnarTable
         {
             final Object a = columns.get(i);
             final Object b = other.columns.get(i);
-            final boolean same = a instanceof long[] ?
-                b instanceof long[] && java.util.Arrays.equals((long[])a, (long[])b) :
-                b instanceof double[] && java.util.Arrays.equals((double[])a, (double[])b);
+            final boolean same;
+            if (a instanceof long[])
+            {
+                same = b instanceof long[] && java.util.Arrays.equals((long[])a, (long[])b);
+            }
+            else if (a instanceof double[])
+            {
+                same = b instanceof double[] && java.util.Arrays.equals((double[])a, (double[])b);
+            }
+            else
+            {
+                same = b instanceof String[] && java.util.Arrays.equals((String[])a, (String[])b);
+            }
             if (!same)
             {
                 return false;
@@ -155,6 +180,23 @@ public final class ColumnarTable
          */
         public Builder addDouble(final String name, final double[] values)
         {
+            return add(name, values, values.length);
+        }
+
+        /**
+         * @param name   unique column name.
+         * @param values values, none null (kept, not copied).
+         * @return this builder.
+         */
+        public Builder addString(final String name, final String[] values)
+        {
+            for (int i = 0; i < values.length; i++)
+            {
+                if (values[i] == null)
+                {
+                    throw new IllegalArgumentException("column '" + name + "' has a null at row " + i);
+                }
+            }
             return add(name, values, values.length);
         }
 

@@ -6,9 +6,9 @@ import org.agrona.MutableDirectBuffer;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Flyweight over a columnar table block: named columns of longs and doubles, all of one length,
- * each laid out contiguously and 8-byte aligned so a task reads a column in a tight loop straight
- * from native memory. Re-wrap it to read another table; it copies nothing.
+ * Flyweight over a columnar table block: named columns of longs, doubles and strings, all of one
+ * length, each laid out contiguously and 8-byte aligned so a task reads a column in a tight loop
+ * straight from native memory. Re-wrap it to read another table; it copies nothing.
  *
  * <p>Layout, little-endian, offsets relative to the table's start:
  * <pre>
@@ -17,10 +17,12 @@ import java.nio.charset.StandardCharsets;
  *   8  long row count (r)
  *  16  c x { int type code, int name length, long data offset }
  *      column names, UTF-8, back to back
- *      padding to 8, then each column's r x 8 bytes at its data offset
+ *      padding to 8, then each column's data at its data offset, 8-aligned:
+ *        LONG, DOUBLE: r x 8 bytes
+ *        STRING:       r + 1 longs (offsets into the bytes that follow, first 0), then UTF-8 bytes
  * </pre>
- * {@link #layout(String[], ColumnType[], long, MutableDirectBuffer, int)} writes the header of an
- * empty table so results can be produced off-heap column by column.
+ * {@link #layout} writes the header of an empty table so results can be produced off-heap column
+ * by column.
  */
 public final class TableView
 {
@@ -33,6 +35,8 @@ public final class TableView
     private int columnCount;
     private long rowCount;
     private String[] names = new String[0];
+    private byte[] types = new byte[0];
+    private int[] dataOffsets = new int[0];
 
     /**
      * Wrap a table encoded at {@code offset}, checking every length against {@code length}.
@@ -51,30 +55,46 @@ public final class TableView
         }
         final int columns = buffer.getInt(offset + 4);
         final long rows = buffer.getLong(offset + 8);
-        if (columns < 0 || rows < 0 || (long)HEADER + (long)columns * DESCRIPTOR > length)
+        if (columns < 0 || rows < 0 || rows > Integer.MAX_VALUE / 8 ||
+            (long)HEADER + (long)columns * DESCRIPTOR > length)
         {
             throw new CodecException("malformed table header: columns=" + columns + " rows=" + rows);
         }
         final String[] columnNames = names.length >= columns ? names : new String[columns];
+        final byte[] columnTypes = types.length >= columns ? types : new byte[columns];
+        final int[] columnData = dataOffsets.length >= columns ? dataOffsets : new int[columns];
         long nameCursor = HEADER + (long)columns * DESCRIPTOR;
         for (int i = 0; i < columns; i++)
         {
             final int d = offset + HEADER + i * DESCRIPTOR;
-            ColumnType.fromCode(buffer.getInt(d));
+            final ColumnType type = ColumnType.fromCode(buffer.getInt(d));
             final int nameLength = buffer.getInt(d + 4);
             final long dataOffset = buffer.getLong(d + 8);
             if (nameLength < 0 || nameCursor + nameLength > length)
             {
                 throw new CodecException("malformed table: column " + i + " name runs past the block");
             }
-            if (dataOffset < 0 || (dataOffset & 7) != 0 || dataOffset + rows * 8 > length)
+            final long fixed = type == ColumnType.STRING ? (rows + 1) * 8 : rows * 8;
+            if (dataOffset < 0 || (dataOffset & 7) != 0 || dataOffset + fixed > length)
             {
                 throw new CodecException("malformed table: column " + i + " data runs past the block");
             }
+            if (type == ColumnType.STRING)
+            {
+                final long bytes = buffer.getLong(offset + (int)(dataOffset + rows * 8));
+                if (buffer.getLong(offset + (int)dataOffset) != 0 || bytes < 0 || dataOffset + fixed + bytes > length)
+                {
+                    throw new CodecException("malformed table: string column " + i + " runs past the block");
+                }
+            }
             columnNames[i] = buffer.getStringWithoutLengthUtf8(offset + (int)nameCursor, nameLength);
+            columnTypes[i] = (byte)type.code();
+            columnData[i] = offset + (int)dataOffset;
             nameCursor += nameLength;
         }
         this.names = columnNames;
+        this.types = columnTypes;
+        this.dataOffsets = columnData;
         this.buffer = buffer;
         this.offset = offset;
         this.columnCount = columns;
@@ -93,9 +113,9 @@ public final class TableView
     /**
      * @return the number of rows, equal for every column.
      */
-    public long rowCount()
+    public int rowCount()
     {
-        return rowCount;
+        return (int)rowCount;
     }
 
     /**
@@ -115,7 +135,7 @@ public final class TableView
     public ColumnType columnType(final int column)
     {
         checkColumn(column);
-        return ColumnType.fromCode(buffer.getInt(offset + HEADER + column * DESCRIPTOR));
+        return ColumnType.fromCode(types[column]);
     }
 
     /**
@@ -135,8 +155,9 @@ public final class TableView
     }
 
     /**
-     * Offset of a column's first value in {@link #buffer()}; value {@code r} is at
-     * {@code columnOffset(c) + 8 * r}. This is the entry point for tight loops over a column.
+     * Offset of a column's data in {@link #buffer()}: for LONG and DOUBLE value {@code r} is at
+     * {@code columnOffset(c) + 8 * r}; for STRING this is where the offsets start. This is the entry
+     * point for tight loops over a column.
      *
      * @param column column index.
      * @return the buffer offset.
@@ -144,7 +165,23 @@ public final class TableView
     public int columnOffset(final int column)
     {
         checkColumn(column);
-        return offset + (int)buffer.getLong(offset + HEADER + column * DESCRIPTOR + 8);
+        return dataOffsets[column];
+    }
+
+    /**
+     * Bytes a column's data takes (for STRING, offsets and UTF-8 bytes together).
+     *
+     * @param column column index.
+     * @return bytes.
+     */
+    public long columnLength(final int column)
+    {
+        checkColumn(column);
+        if (types[column] == ColumnType.STRING.code())
+        {
+            return (rowCount + 1) * 8 + buffer.getLong(dataOffsets[column] + (int)rowCount * 8);
+        }
+        return rowCount * 8;
     }
 
     /**
@@ -168,11 +205,54 @@ public final class TableView
     }
 
     /**
+     * Decode one string onto the heap (for display; loops should compare bytes in place through
+     * {@link #stringStart(int, int)} and {@link #stringLength(int, int)}).
+     *
+     * @param column a STRING column.
+     * @param row    row index.
+     * @return the value.
+     */
+    public String getString(final int column, final int row)
+    {
+        return buffer.getStringWithoutLengthUtf8(stringStart(column, row), stringLength(column, row));
+    }
+
+    /**
+     * @param column a STRING column.
+     * @param row    row index.
+     * @return buffer offset of the row's UTF-8 bytes.
+     */
+    public int stringStart(final int column, final int row)
+    {
+        final int data = columnOffset(column);
+        return data + (int)((rowCount + 1) * 8 + buffer.getLong(data + 8 * row));
+    }
+
+    /**
+     * @param column a STRING column.
+     * @param row    row index.
+     * @return length in bytes of the row's UTF-8 bytes.
+     */
+    public int stringLength(final int column, final int row)
+    {
+        final int data = columnOffset(column);
+        return (int)(buffer.getLong(data + 8 * (row + 1)) - buffer.getLong(data + 8 * row));
+    }
+
+    /**
      * @return the wrapped buffer.
      */
     public DirectBuffer buffer()
     {
         return buffer;
+    }
+
+    /**
+     * @return offset of the table in {@link #buffer()}.
+     */
+    public int offset()
+    {
+        return offset;
     }
 
     private void checkColumn(final int column)
@@ -184,7 +264,7 @@ public final class TableView
     }
 
     /**
-     * Encoded length of a table with these columns and rows.
+     * Encoded length of a table with numeric columns only.
      *
      * @param names column names.
      * @param rows  row count.
@@ -192,35 +272,64 @@ public final class TableView
      */
     public static long encodedLength(final String[] names, final long rows)
     {
+        final ColumnType[] types = new ColumnType[names.length];
+        java.util.Arrays.fill(types, ColumnType.LONG);
+        return encodedLength(names, types, rows, null);
+    }
+
+    /**
+     * Encoded length of a table.
+     *
+     * @param names       column names.
+     * @param types       column types.
+     * @param rows        row count.
+     * @param stringBytes for each STRING column, its total UTF-8 bytes (other entries ignored); may
+     *                    be null when there are no STRING columns.
+     * @return bytes.
+     */
+    public static long encodedLength(
+        final String[] names, final ColumnType[] types, final long rows, final long[] stringBytes)
+    {
         long length = HEADER + (long)names.length * DESCRIPTOR;
         for (final String name : names)
         {
             length += name.getBytes(StandardCharsets.UTF_8).length;
         }
         length = align8(length);
-        return length + (long)names.length * rows * 8;
+        for (int i = 0; i < names.length; i++)
+        {
+            length += align8(dataLength(types[i], rows, stringBytes == null ? 0 : stringBytes[i]));
+        }
+        return length;
+    }
+
+    private static long dataLength(final ColumnType type, final long rows, final long stringBytes)
+    {
+        return type == ColumnType.STRING ? (rows + 1) * 8 + stringBytes : rows * 8;
     }
 
     /**
      * Write the header of a table at {@code offset}; the column data areas are left for the caller
-     * to fill (find them with a {@link TableView} wrapped over the result).
+     * to fill (find them with a {@link TableView} wrapped over the result). For STRING columns the
+     * caller writes the rows + 1 offsets (first 0, last = the column's string bytes) and the bytes.
      *
-     * @param names  column names, unique.
-     * @param types  column types, one per name.
-     * @param rows   row count.
-     * @param buffer destination, at least {@link #encodedLength(String[], long)} bytes.
-     * @param offset where the table starts.
+     * @param names       column names, unique.
+     * @param types       column types, one per name.
+     * @param rows        row count.
+     * @param stringBytes for each STRING column its UTF-8 byte total, or null if none.
+     * @param buffer      destination, at least {@link #encodedLength} bytes.
+     * @param offset      where the table starts.
      * @return bytes of the whole table.
      */
     public static int layout(
-        final String[] names, final ColumnType[] types, final long rows, final MutableDirectBuffer buffer,
-        final int offset)
+        final String[] names, final ColumnType[] types, final long rows, final long[] stringBytes,
+        final MutableDirectBuffer buffer, final int offset)
     {
         if (names.length != types.length)
         {
             throw new IllegalArgumentException("names and types differ in length");
         }
-        final long total = encodedLength(names, rows);
+        final long total = encodedLength(names, types, rows, stringBytes);
         if (total > Integer.MAX_VALUE)
         {
             throw new IllegalArgumentException("table of " + total + " bytes exceeds 2 GiB: split it into partitions");
@@ -241,12 +350,35 @@ public final class TableView
         for (int i = 0; i < names.length; i++)
         {
             buffer.putLong(offset + HEADER + i * DESCRIPTOR + 8, data);
-            data += rows * 8;
+            if (types[i] == ColumnType.STRING)
+            {
+                buffer.putLong(offset + (int)data, 0);
+                buffer.putLong(offset + (int)(data + rows * 8), stringBytes[i]);
+            }
+            data += align8(dataLength(types[i], rows, stringBytes == null ? 0 : stringBytes[i]));
         }
         return (int)total;
     }
 
-    private static long align8(final long value)
+    /**
+     * Header of a numeric-only table; see {@link #layout(String[], ColumnType[], long, long[],
+     * MutableDirectBuffer, int)}.
+     *
+     * @param names  column names.
+     * @param types  LONG or DOUBLE per column.
+     * @param rows   row count.
+     * @param buffer destination.
+     * @param offset where the table starts.
+     * @return bytes of the whole table.
+     */
+    public static int layout(
+        final String[] names, final ColumnType[] types, final long rows, final MutableDirectBuffer buffer,
+        final int offset)
+    {
+        return layout(names, types, rows, null, buffer, offset);
+    }
+
+    static long align8(final long value)
     {
         return (value + 7) & ~7L;
     }

@@ -108,12 +108,38 @@ class CodecTest extends StoreFixture
     }
 
     @Test
+    void stringColumnsRoundTripAndReadInPlace()
+    {
+        final BlockStore store = open(8 << 20);
+        final String[] names = {"", "a", "héllo", "x,y \"quoted\"", "𝄞"};
+        final ColumnarTable table = ColumnarTable.builder()
+            .addString("name", names).addLong("n", new long[]{0, 1, 2, 3, 4}).build();
+        store.put("s", table);
+        assertEquals(table, store.getValue("s"));
+        try (Block block = store.get("s"))
+        {
+            final TableView view = new TableView().wrap(block.payload(), 0, (int)block.payloadLength());
+            assertEquals(ColumnType.STRING, view.columnType(0));
+            for (int r = 0; r < names.length; r++)
+            {
+                assertEquals(names[r], view.getString(0, r));
+                assertEquals(names[r].getBytes(java.nio.charset.StandardCharsets.UTF_8).length,
+                    view.stringLength(0, r));
+            }
+            assertEquals(3L, view.getLong(1, 3));
+            assertEquals(0, view.columnOffset(1) % 8, "numeric column after strings stays aligned");
+        }
+        assertThrows(IllegalArgumentException.class,
+            () -> ColumnarTable.builder().addString("bad", new String[]{"a", null}));
+    }
+
+    @Test
     void tableLayoutLetsResultsBeWrittenOffHeap()
     {
         final String[] names = {"x", "y"};
         final ColumnType[] types = {ColumnType.LONG, ColumnType.DOUBLE};
         final int rows = 10;
-        final int length = (int)TableView.encodedLength(names, rows);
+        final int length = (int)TableView.encodedLength(names, types, rows, null);
         final UnsafeBuffer buffer = new UnsafeBuffer(java.nio.ByteBuffer.allocateDirect(length));
         TableView.layout(names, types, rows, buffer, 0);
         final TableView view = new TableView().wrap(buffer, 0, length);
