@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * the cluster is run to quiescence: every wanted key must be in memory or erred (never stuck) and what each
  * client was last told must agree; then everything is released and zero records must remain.
  * <p>
- * {@code -Dscheduler.sim.seeds=N} runs N seeds (default 400), {@code -Dscheduler.sim.firstSeed=S} starts at S,
+ * {@code -Dscheduler.sim.seeds=N} runs N seeds (default 300), {@code -Dscheduler.sim.firstSeed=S} starts at S,
  * {@code -Dscheduler.sim.steps=K} sets steps per seed (default 1000). A failure names the seed to rerun.
  */
 class SchedulerSimulationTest
@@ -32,7 +32,7 @@ class SchedulerSimulationTest
     @Test
     void randomEventSequencesKeepEveryInvariant()
     {
-        final int seeds = Integer.getInteger("scheduler.sim.seeds", 400);
+        final int seeds = Integer.getInteger("scheduler.sim.seeds", 300);
         final long first = Long.getLong("scheduler.sim.firstSeed", 1L);
         final int steps = Integer.getInteger("scheduler.sim.steps", 1000);
         // A hang guard scaled to the run: each seed takes well under a second.
@@ -52,6 +52,24 @@ class SchedulerSimulationTest
                 }
             }
             assertTrue(transitions > seeds * 100L, "the simulation exercised the scheduler: " + transitions);
+        });
+    }
+
+    @Test
+    void theSameSeedGivesTheSameCommandsInTheSameOrder()
+    {
+        assertTimeoutPreemptively(Duration.ofSeconds(60), () ->
+        {
+            for (long seed = 1; seed <= 3; seed++)
+            {
+                final Simulation a = new Simulation(seed, 600);
+                final Simulation b = new Simulation(seed, 600);
+                a.run();
+                b.run();
+                assertTrue(a.commandCount > 100);
+                assertEquals(a.commandCount, b.commandCount, "seed " + seed);
+                assertEquals(a.digest, b.digest, "seed " + seed + ": commands differ between two runs");
+            }
         });
     }
 
@@ -103,6 +121,7 @@ class SchedulerSimulationTest
         long nextWorker = 100;
         long nextClient = 1;
         long commandCount;
+        long digest;
         final Map<KeyStatus, Integer> statusCounts = new java.util.EnumMap<>(KeyStatus.class);
 
         Simulation(final long seed, final int steps)
@@ -158,6 +177,7 @@ class SchedulerSimulationTest
         public void computeTask(final long workerId, final ComputeTask task)
         {
             commandCount++;
+            digest = digest * 31 + java.util.Objects.hash("compute", workerId, task.key());
             final FakeWorker w = live.get(workerId);
             assertNotNull(w, "compute sent to a dead or unknown worker " + workerId);
             computeRecorder.computeTask(workerId, task);
@@ -178,6 +198,7 @@ class SchedulerSimulationTest
         public void cancelCompute(final long workerId, final String key)
         {
             commandCount++;
+            digest = digest * 31 + java.util.Objects.hash("cancel", workerId, key);
             final FakeWorker w = live.get(workerId);
             assertNotNull(w, "cancel sent to dead worker " + workerId);
             if (quiescing || rnd.nextInt(5) != 0)
@@ -189,6 +210,7 @@ class SchedulerSimulationTest
         public void freeKey(final long workerId, final String key)
         {
             commandCount++;
+            digest = digest * 31 + java.util.Objects.hash("free", workerId, key);
             final FakeWorker w = live.get(workerId);
             assertNotNull(w, "free sent to dead worker " + workerId);
             w.data.remove(key);
@@ -197,6 +219,7 @@ class SchedulerSimulationTest
         public void copyKey(final String key, final long fromWorkerId, final long toWorkerId)
         {
             commandCount++;
+            digest = digest * 31 + java.util.Objects.hash("copy", key, fromWorkerId, toWorkerId);
             assertTrue(live.containsKey(fromWorkerId) && live.containsKey(toWorkerId), "copy between dead workers");
             assertTrue(live.get(fromWorkerId).data.contains(key), "copy from a worker without the key");
             transfers.add(new Transfer(key, fromWorkerId, toWorkerId));
@@ -205,6 +228,7 @@ class SchedulerSimulationTest
         public void dropReplica(final long workerId, final String key)
         {
             commandCount++;
+            digest = digest * 31 + java.util.Objects.hash("drop", workerId, key);
             final FakeWorker w = live.get(workerId);
             assertNotNull(w, "drop sent to dead worker " + workerId);
             w.data.remove(key);
@@ -213,6 +237,7 @@ class SchedulerSimulationTest
         public void keyStatus(final long clientId, final String key, final KeyStatus status, final String message)
         {
             commandCount++;
+            digest = digest * 31 + java.util.Objects.hash("status", clientId, key, status.ordinal(), message);
             assertTrue(clientId >= 0, "status sent to pseudo-client " + clientId);
             assertTrue(status == KeyStatus.MEMORY || null != message, "status " + status + " without a message");
             told.computeIfAbsent(clientId, c -> new HashMap<>()).put(key, status);
@@ -222,6 +247,7 @@ class SchedulerSimulationTest
         public void restartWorker(final long workerId)
         {
             commandCount++;
+            digest = digest * 31 + java.util.Objects.hash("restart", workerId);
             final FakeWorker w = live.get(workerId);
             assertNotNull(w, "restart sent to dead worker " + workerId);
             w.data.clear();
@@ -231,6 +257,7 @@ class SchedulerSimulationTest
         public void workerRemoved(final long workerId, final String reason)
         {
             commandCount++;
+            digest = digest * 31 + java.util.Objects.hash("removed", workerId);
             assertNotNull(live.remove(workerId), "removed an unknown worker " + workerId);
             dead.add(workerId);
         }
