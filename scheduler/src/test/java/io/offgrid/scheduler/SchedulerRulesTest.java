@@ -725,6 +725,38 @@ class SchedulerRulesTest
         assertEquals(0, s.rebalance(null, null), "250 B is below 30% of the 1000 B limit");
     }
 
+    @Test
+    void scatterOntoAKeyATaskIsComputingIsRefusedAndItsDataFreed()
+    {
+        workers(2, 1);
+        chain(C1, "busy");
+        sink.take();
+        s.dataScattered(C2, "busy", 10, 2);
+        assertEquals(KeyStatus.ERRED, sink.lastStatus(C2, "busy"));
+        assertTrue(sink.has(Kind.FREE, 2, "busy"));
+        assertEquals(TaskState.PROCESSING, s.taskState("busy"));
+        assertEquals(0, s.wantedCount(C2));
+        sink.take();
+        s.dataScattered(C2, "nowhere", 10, 77);
+        assertEquals(KeyStatus.LOST, sink.lastStatus(C2, "nowhere"));
+        assertEquals(TaskState.FORGOTTEN, s.taskState("nowhere"));
+    }
+
+    @Test
+    void broadcastScatterAndALaterScatterOfTheSameKeyAddHolders()
+    {
+        workers(3, 1);
+        s.dataScattered(C1, "b", 10, 1, 2, 3);
+        assertEquals(3, s.whoHas("b").length);
+        s.workerDied(1);
+        s.workerDied(2);
+        assertEquals(TaskState.MEMORY, s.taskState("b"));
+        s.workerJoined(5, 4, 1, 1000);
+        s.dataScattered(C2, "b", 10, 4);
+        assertEquals(2, s.whoHas("b").length);
+        assertEquals(KeyStatus.MEMORY, sink.lastStatus(C2, "b"));
+    }
+
     // ---------------------------------------------------------------- rule 10
 
     @Test
