@@ -526,6 +526,38 @@ final class BuiltinCodecs
     }
 
     /**
+     * Stores a {@link NativeTable} as an ordinary table block (codec id {@link #TABLE}) with one
+     * memory copy; such blocks decode as {@link ColumnarTable} or are read in place.
+     */
+    static final class NativeTableCodec implements Codec<NativeTable>
+    {
+        public int id()
+        {
+            return TABLE;
+        }
+
+        public Class<NativeTable> type()
+        {
+            return NativeTable.class;
+        }
+
+        public int encodedLength(final NativeTable value)
+        {
+            return value.length();
+        }
+
+        public void encode(final NativeTable value, final MutableDirectBuffer buffer, final int offset)
+        {
+            buffer.putBytes(offset, value.buffer(), 0, value.length());
+        }
+
+        public NativeTable decode(final DirectBuffer buffer, final int offset, final int length)
+        {
+            return NativeTable.copyOf(buffer, offset, length);
+        }
+    }
+
+    /**
      * chronicle-bytes {@link BytesMarshallable} values: class name, then the marshalled fields.
      * Decoding only instantiates classes that implement the interface (they opted in), without
      * running their static initialisers before that check.

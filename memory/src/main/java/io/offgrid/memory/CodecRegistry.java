@@ -10,7 +10,7 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>A value's codec is chosen by, in order: its exact class among registered and built-in codecs
  * (null, Boolean, Integer, Long, Double, String, byte[], int[], long[], double[],
- * {@link ColumnarTable}); chronicle-bytes {@link BytesMarshallable}; Java serialization, only for
+ * {@link ColumnarTable}, and {@link NativeTable}, stored as a table block); chronicle-bytes {@link BytesMarshallable}; Java serialization, only for
  * classes the allow-list passes. Anything else is refused with a {@link CodecException}.
  *
  * <p>Register user codecs before the registry is shared; lookups are thread-safe after that.
@@ -59,6 +59,7 @@ public final class CodecRegistry
         builtIn(new BuiltinCodecs.LongsCodec());
         builtIn(new BuiltinCodecs.DoublesCodec());
         builtIn(new BuiltinCodecs.TableCodec());
+        byClass.put(NativeTable.class, new BuiltinCodecs.NativeTableCodec());
         putId(marshallable);
         putId(serialized);
     }

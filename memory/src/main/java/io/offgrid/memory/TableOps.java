@@ -1,0 +1,417 @@
+package io.offgrid.memory;
+
+import io.offgrid.memory.internal.NativeMemory;
+import org.agrona.UnsafeApi;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Table kernels: each reads a table in place through a {@link TableView} and writes a new table into
+ * a {@link NativeTable}, column by column with memory copies and tight loops, or folds a column to a
+ * number. They back the Frame operations (filter, withColumn, select, drop, head, aggregates).
+ */
+public final class TableOps
+{
+    private TableOps()
+    {
+    }
+
+    /**
+     * Rows for which {@code predicate} is true.
+     *
+     * @param table     input.
+     * @param predicate a boolean expression.
+     * @return a new table with every column, only the selected rows.
+     */
+    public static NativeTable filter(final TableView table, final Expr predicate)
+    {
+        try (Expr.Evaluation ev = new Expr.Evaluation(table))
+        {
+            final Expr.Vector mask = Expr.requireBoolean(predicate.eval(ev));
+            final int rows = table.rowCount();
+            if (mask.scalar)
+            {
+                return mask.bits == 1 ? copyRows(table, 0, rows) : copyRows(table, 0, 0);
+            }
+            final int selected = VectorKernels.countTrue(mask.address, rows);
+            final int columns = table.columnCount();
+            final String[] names = new String[columns];
+            final ColumnType[] types = new ColumnType[columns];
+            final long[] stringBytes = new long[columns];
+            for (int c = 0; c < columns; c++)
+            {
+                names[c] = table.columnName(c);
+                types[c] = table.columnType(c);
+                if (types[c] == ColumnType.STRING)
+                {
+                    for (int r = 0; r < rows; r++)
+                    {
+                        if (UnsafeApi.getByte(mask.address + r) != 0)
+                        {
+                            stringBytes[c] += table.stringLength(c, r);
+                        }
+                    }
+                }
+            }
+            final NativeTable out = allocate(names, types, selected, stringBytes);
+            final TableView view = out.view();
+            final long inBase = table.buffer().addressOffset();
+            final long outBase = out.mutableBuffer().addressOffset();
+            for (int c = 0; c < columns; c++)
+            {
+                if (types[c] == ColumnType.STRING)
+                {
+                    copyStrings(table, c, mask.address, view, c, rows);
+                }
+                else
+                {
+                    VectorKernels.compact8(inBase + table.columnOffset(c), mask.address,
+                        outBase + view.columnOffset(c), rows);
+                }
+            }
+            return out;
+        }
+    }
+
+    /**
+     * Add a column computed by {@code expr}, or replace the column of that name.
+     *
+     * @param table input.
+     * @param name  the column's name.
+     * @param expr  a numeric expression (a boolean one is stored as LONG 0/1).
+     * @return a new table.
+     */
+    public static NativeTable withColumn(final TableView table, final String name, final Expr expr)
+    {
+        try (Expr.Evaluation ev = new Expr.Evaluation(table))
+        {
+            final Expr.Vector v = expr.eval(ev);
+            final int rows = table.rowCount();
+            final List<Integer> kept = new ArrayList<>();
+            for (int c = 0; c < table.columnCount(); c++)
+            {
+                if (!table.columnName(c).equals(name))
+                {
+                    kept.add(c);
+                }
+            }
+            final int columns = kept.size() + 1;
+            final String[] names = new String[columns];
+            final ColumnType[] types = new ColumnType[columns];
+            final long[] stringBytes = new long[columns];
+            for (int i = 0; i < kept.size(); i++)
+            {
+                final int c = kept.get(i);
+                names[i] = table.columnName(c);
+                types[i] = table.columnType(c);
+                if (types[i] == ColumnType.STRING)
+                {
+                    stringBytes[i] = table.columnLength(c) - 8L * (rows + 1);
+                }
+            }
+            names[columns - 1] = name;
+            types[columns - 1] = v.kind == Expr.Kind.DOUBLE ? ColumnType.DOUBLE : ColumnType.LONG;
+            final NativeTable out = allocate(names, types, rows, stringBytes);
+            final TableView view = out.view();
+            final long inBase = table.buffer().addressOffset();
+            final long outBase = out.mutableBuffer().addressOffset();
+            for (int i = 0; i < kept.size(); i++)
+            {
+                final int c = kept.get(i);
+                NativeMemory.copy(inBase + table.columnOffset(c), outBase + view.columnOffset(i), table.columnLength(c));
+            }
+            final long target = outBase + view.columnOffset(columns - 1);
+            if (v.scalar)
+            {
+                final long bits = v.bits; // raw double bits, a long, or 0/1
+                for (int r = 0; r < rows; r++)
+                {
+                    UnsafeApi.putLong(target + 8L * r, bits);
+                }
+            }
+            else if (v.kind == Expr.Kind.BOOLEAN)
+            {
+                VectorKernels.boolToLong(v.address, target, rows);
+            }
+            else
+            {
+                NativeMemory.copy(v.address, target, 8L * rows);
+            }
+            return out;
+        }
+    }
+
+    /**
+     * Keep only the named columns, in the order given.
+     *
+     * @param table   input.
+     * @param columns names to keep.
+     * @return a new table.
+     */
+    public static NativeTable select(final TableView table, final String... columns)
+    {
+        final int[] indexes = new int[columns.length];
+        for (int i = 0; i < columns.length; i++)
+        {
+            indexes[i] = table.columnIndex(columns[i]);
+            if (indexes[i] < 0)
+            {
+                throw new IllegalArgumentException("no column named '" + columns[i] + "'");
+            }
+        }
+        return project(table, indexes);
+    }
+
+    /**
+     * Remove the named columns.
+     *
+     * @param table   input.
+     * @param columns names to drop; unknown names are an error.
+     * @return a new table.
+     */
+    public static NativeTable drop(final TableView table, final String... columns)
+    {
+        for (final String name : columns)
+        {
+            if (table.columnIndex(name) < 0)
+            {
+                throw new IllegalArgumentException("no column named '" + name + "'");
+            }
+        }
+        final List<String> dropped = Arrays.asList(columns);
+        final int[] kept = new int[table.columnCount()];
+        int n = 0;
+        for (int c = 0; c < table.columnCount(); c++)
+        {
+            if (!dropped.contains(table.columnName(c)))
+            {
+                kept[n++] = c;
+            }
+        }
+        return project(table, Arrays.copyOf(kept, n));
+    }
+
+    /**
+     * The first {@code n} rows.
+     *
+     * @param table input.
+     * @param n     rows wanted.
+     * @return a new table of min(n, rows) rows.
+     */
+    public static NativeTable head(final TableView table, final int n)
+    {
+        return copyRows(table, 0, Math.max(0, Math.min(n, table.rowCount())));
+    }
+
+    /**
+     * Sum of a numeric expression (a column: {@code Expr.col("x")}).
+     *
+     * @param table input.
+     * @param expr  numeric expression.
+     * @return the sum as a double (0 for no rows).
+     */
+    public static double sum(final TableView table, final Expr expr)
+    {
+        try (Expr.Evaluation ev = new Expr.Evaluation(table))
+        {
+            final Expr.Vector v = ev.asDouble(numeric(expr.eval(ev)));
+            return v.scalar ? v.doubleValue() * table.rowCount() : VectorKernels.sumDouble(v.address, 0, table.rowCount());
+        }
+    }
+
+    /**
+     * Exact sum of a LONG column or expression.
+     *
+     * @param table input.
+     * @param expr  LONG expression.
+     * @return the sum (wrapping on overflow, as Java's long arithmetic does).
+     */
+    public static long sumLong(final TableView table, final Expr expr)
+    {
+        try (Expr.Evaluation ev = new Expr.Evaluation(table))
+        {
+            final Expr.Vector v = numeric(expr.eval(ev));
+            if (v.kind != Expr.Kind.LONG)
+            {
+                throw new IllegalArgumentException("sumLong needs a LONG expression: " + expr);
+            }
+            return v.scalar ? v.bits * table.rowCount() : VectorKernels.sumLong(v.address, table.rowCount());
+        }
+    }
+
+    /**
+     * @param table input.
+     * @param expr  numeric expression.
+     * @return the minimum as a double; +infinity for no rows.
+     */
+    public static double min(final TableView table, final Expr expr)
+    {
+        return extreme(table, expr, true);
+    }
+
+    /**
+     * @param table input.
+     * @param expr  numeric expression.
+     * @return the maximum as a double; -infinity for no rows.
+     */
+    public static double max(final TableView table, final Expr expr)
+    {
+        return extreme(table, expr, false);
+    }
+
+    /**
+     * @param table     input.
+     * @param predicate a boolean expression.
+     * @return rows for which it is true.
+     */
+    public static long count(final TableView table, final Expr predicate)
+    {
+        try (Expr.Evaluation ev = new Expr.Evaluation(table))
+        {
+            final Expr.Vector mask = Expr.requireBoolean(predicate.eval(ev));
+            return mask.scalar ? mask.bits * table.rowCount() : VectorKernels.countTrue(mask.address, table.rowCount());
+        }
+    }
+
+    private static double extreme(final TableView table, final Expr expr, final boolean min)
+    {
+        try (Expr.Evaluation ev = new Expr.Evaluation(table))
+        {
+            final Expr.Vector v = numeric(expr.eval(ev));
+            final int rows = table.rowCount();
+            if (rows == 0)
+            {
+                return min ? Double.POSITIVE_INFINITY : Double.NEGATIVE_INFINITY;
+            }
+            if (v.scalar)
+            {
+                return v.doubleValue();
+            }
+            if (v.kind == Expr.Kind.LONG)
+            {
+                return min ? VectorKernels.minLong(v.address, rows) : VectorKernels.maxLong(v.address, rows);
+            }
+            return min ? VectorKernels.minDouble(v.address, rows) : VectorKernels.maxDouble(v.address, rows);
+        }
+    }
+
+    private static Expr.Vector numeric(final Expr.Vector v)
+    {
+        if (v.kind == Expr.Kind.BOOLEAN)
+        {
+            throw new IllegalArgumentException("a numeric expression is needed, got a comparison");
+        }
+        return v;
+    }
+
+    private static NativeTable project(final TableView table, final int[] indexes)
+    {
+        final int rows = table.rowCount();
+        final String[] names = new String[indexes.length];
+        final ColumnType[] types = new ColumnType[indexes.length];
+        final long[] stringBytes = new long[indexes.length];
+        for (int i = 0; i < indexes.length; i++)
+        {
+            names[i] = table.columnName(indexes[i]);
+            types[i] = table.columnType(indexes[i]);
+            if (types[i] == ColumnType.STRING)
+            {
+                stringBytes[i] = table.columnLength(indexes[i]) - 8L * (rows + 1);
+            }
+        }
+        final NativeTable out = allocate(names, types, rows, stringBytes);
+        final TableView view = out.view();
+        for (int i = 0; i < indexes.length; i++)
+        {
+            NativeMemory.copy(table.buffer().addressOffset() + table.columnOffset(indexes[i]),
+                out.mutableBuffer().addressOffset() + view.columnOffset(i), table.columnLength(indexes[i]));
+        }
+        return out;
+    }
+
+    private static NativeTable copyRows(final TableView table, final int from, final int count)
+    {
+        final int columns = table.columnCount();
+        final String[] names = new String[columns];
+        final ColumnType[] types = new ColumnType[columns];
+        final long[] stringBytes = new long[columns];
+        for (int c = 0; c < columns; c++)
+        {
+            names[c] = table.columnName(c);
+            types[c] = table.columnType(c);
+            if (types[c] == ColumnType.STRING && count > 0)
+            {
+                stringBytes[c] = (long)table.stringStart(c, from + count - 1) + table.stringLength(c, from + count - 1) -
+                    table.stringStart(c, from);
+            }
+        }
+        final NativeTable out = allocate(names, types, count, stringBytes);
+        final TableView view = out.view();
+        final long inBase = table.buffer().addressOffset();
+        final long outBase = out.mutableBuffer().addressOffset();
+        for (int c = 0; c < columns; c++)
+        {
+            if (types[c] == ColumnType.STRING)
+            {
+                final UnsafeBuffer buffer = out.mutableBuffer();
+                final int offsets = view.columnOffset(c);
+                final long first = count > 0 ? table.buffer().getLong(table.columnOffset(c) + 8 * from) : 0;
+                for (int r = 0; r <= count; r++)
+                {
+                    buffer.putLong(offsets + 8 * r, table.buffer().getLong(table.columnOffset(c) + 8 * (from + r)) - first);
+                }
+                if (count > 0)
+                {
+                    NativeMemory.copy(inBase + table.stringStart(c, from), outBase + offsets + 8L * (count + 1),
+                        stringBytes[c]);
+                }
+            }
+            else
+            {
+                NativeMemory.copy(inBase + table.columnOffset(c) + 8L * from, outBase + view.columnOffset(c), 8L * count);
+            }
+        }
+        return out;
+    }
+
+    private static void copyStrings(
+        final TableView in, final int inColumn, final long mask, final TableView out, final int outColumn, final int rows)
+    {
+        final UnsafeBuffer buffer = (UnsafeBuffer)out.buffer();
+        final int offsets = out.columnOffset(outColumn);
+        final int selected = out.rowCount();
+        int cursor = offsets + 8 * (selected + 1);
+        long position = 0;
+        int j = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            if (UnsafeApi.getByte(mask + r) != 0)
+            {
+                final int length = in.stringLength(inColumn, r);
+                buffer.putLong(offsets + 8 * j, position);
+                buffer.putBytes(cursor, in.buffer(), in.stringStart(inColumn, r), length);
+                cursor += length;
+                position += length;
+                j++;
+            }
+        }
+        buffer.putLong(offsets + 8 * j, position);
+    }
+
+    private static NativeTable allocate(
+        final String[] names, final ColumnType[] types, final int rows, final long[] stringBytes)
+    {
+        final long length = TableView.encodedLength(names, types, rows, stringBytes);
+        if (length > Integer.MAX_VALUE - BlockStore.HEADER_LENGTH)
+        {
+            throw new IllegalArgumentException("result table of " + length + " bytes exceeds 2 GiB");
+        }
+        final NativeTable out = new NativeTable((int)length);
+        TableView.layout(names, types, rows, stringBytes, out.mutableBuffer(), 0);
+        out.sealed();
+        return out;
+    }
+}
