@@ -202,6 +202,43 @@ class SchedulerRulesTest
         assertEquals(1, s.taskCount());
     }
 
+    @Test
+    void aTenThousandDeepChainComputesAndFreesWithoutRecursion()
+    {
+        workers(1, 1);
+        final String[] keys = new String[10_000];
+        for (int i = 0; i < keys.length; i++)
+        {
+            keys[i] = "c" + i;
+        }
+        graph.clear();
+        for (int i = 0; i < keys.length; i++)
+        {
+            graph.task(keys[i], FN);
+            if (i > 0)
+            {
+                graph.dependsOn(keys[i - 1]);
+            }
+        }
+        graph.want(keys[keys.length - 1]);
+        s.submitGraph(C1, graph);
+        for (final String k : keys)
+        {
+            s.taskFinished(1, k, 1, null, 0);
+        }
+        assertEquals(KeyStatus.MEMORY, sink.lastStatus(C1, keys[keys.length - 1]));
+        assertEquals(1, s.managedBytes(1), "every intermediate was freed");
+        s.workerDied(1);
+        s.workerJoined(1, 2, 1, 0);
+        for (final String k : keys)
+        {
+            s.taskFinished(2, k, 1, null, 0);
+        }
+        assertEquals(KeyStatus.MEMORY, sink.lastStatus(C1, keys[keys.length - 1]), "recomputed from lineage");
+        s.releaseKey(C1, keys[keys.length - 1]);
+        assertEquals(0, s.taskCount());
+    }
+
     // ---------------------------------------------------------------- rule 2
 
     @Test
