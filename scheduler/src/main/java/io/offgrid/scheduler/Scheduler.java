@@ -365,6 +365,7 @@ public final class Scheduler implements AutoCloseable
     private long avgDurationNs;
     private long lastStealNs = Long.MIN_VALUE;
     private long transitionCount;
+    long stealCount;
     private boolean closed;
 
     /**
@@ -2441,6 +2442,7 @@ public final class Scheduler implements AutoCloseable
                     break;
                 }
                 victim.unlink(chosen);
+                stealCount++;
                 sink.cancelCompute(victim.id, chosen.key);
                 thief.link(chosen);
                 sendCompute(thief, chosen);

@@ -39,11 +39,16 @@ class SchedulerSimulationTest
         assertTimeoutPreemptively(Duration.ofSeconds(60 + seeds * (long)Math.max(1, steps / 1000)), () ->
         {
             long transitions = 0;
+            long steals = 0;
+            final Map<KeyStatus, Integer> statuses = new java.util.EnumMap<>(KeyStatus.class);
             for (long seed = first; seed < first + seeds; seed++)
             {
                 try
                 {
-                    transitions += new Simulation(seed, steps).run();
+                    final Simulation sim = new Simulation(seed, steps);
+                    transitions += sim.run();
+                    steals += sim.s.stealCount;
+                    sim.statusCounts.forEach((k, v) -> statuses.merge(k, v, Integer::sum));
                 }
                 catch (final Throwable e)
                 {
@@ -52,6 +57,16 @@ class SchedulerSimulationTest
                 }
             }
             assertTrue(transitions > seeds * 100L, "the simulation exercised the scheduler: " + transitions);
+            if (seeds >= 50)
+            {
+                assertTrue(steals > 0, "no steal happened in " + seeds + " seeds");
+                for (final KeyStatus st : KeyStatus.values())
+                {
+                    assertTrue(statuses.getOrDefault(st, 0) > 0, "no client was ever told " + st);
+                }
+            }
+            System.out.println("simulation: " + seeds + " seeds, " + transitions + " transitions, " + steals +
+                " steals, client statuses " + statuses);
         });
     }
 
