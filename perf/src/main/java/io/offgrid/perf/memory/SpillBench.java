@@ -2,6 +2,8 @@ package io.offgrid.perf.memory;
 
 import io.offgrid.memory.Block;
 import io.offgrid.memory.BlockStore;
+import io.offgrid.memory.internal.DirectViews;
+import io.offgrid.memory.internal.NativeMemory;
 import org.agrona.BufferUtil;
 import org.agrona.IoUtil;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -11,6 +13,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -27,13 +30,14 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Spill and read back 1 GiB in 64 MiB blocks, next to a plain sequential FileChannel write and
- * read of the same bytes to the same file system in the same run. Each operation moves 1 GiB, so
- * GB/s = 1.074 / (seconds per op).
+ * Spill 1 GiB in 64 MiB blocks, and read it back, next to plain sequential FileChannel writes and
+ * reads of the same bytes to the same file system in the same run. Each operation moves 1 GiB, so
+ * GB/s = 1.074 / seconds per op. An unspill must read into fresh memory, so the plain read is shown
+ * both into a fresh allocation per file (the like-for-like baseline) and into one buffer reused and
+ * already faulted in (the I/O limit alone).
  *
  * <pre>perf/jmh SpillBench -f 1 -wi 2 -i 5</pre>
  */
-@State(Scope.Thread)
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 2)
@@ -41,124 +45,321 @@ import java.util.concurrent.TimeUnit;
 @Fork(1)
 public class SpillBench
 {
-    private static final int BLOCK = 64 << 20;
-    private static final int BLOCKS = 16;
+    static final int BLOCK = 64 << 20;
+    static final int BLOCKS = 16;
 
-    /** Spill through memory mappings (true) or positional FileChannel I/O (false, the default). */
-    @org.openjdk.jmh.annotations.Param({"false", "true"})
-    public boolean mapped;
-
-    private BlockStore store;
-    private ByteBuffer plain;
-    private Path plainDir;
-
-    /**
-     * A store holding 1 GiB in memory and a direct buffer of 64 MiB for the plain baseline.
-     *
-     * @throws IOException if the temporary directory cannot be made.
-     */
-    @Setup(Level.Trial)
-    public void setUp() throws IOException
+    /** A store holding 16 blocks of 64 MiB. */
+    @State(Scope.Benchmark)
+    public static class Store
     {
-        store = new BlockStore(new BlockStore.Context().name("spillbench").memoryLimit(4L << 30)
-            .backgroundSpill(false).mappedSpill(mapped));
-        final byte[] value = new byte[BLOCK - BlockStore.HEADER_LENGTH];
-        ThreadLocalRandom.current().nextBytes(value);
-        for (int i = 0; i < BLOCKS; i++)
+        /** Spill through memory mappings (true) or positional FileChannel I/O (false, the default). */
+        @Param({"false"})
+        public boolean mapped;
+
+        BlockStore store;
+
+        /**
+         * Fill the store.
+         */
+        @Setup(Level.Trial)
+        public void setUp()
         {
-            store.put("b" + i, value);
+            store = new BlockStore(new BlockStore.Context().name("spillbench").memoryLimit(4L << 30)
+                .backgroundSpill(false).mappedSpill(mapped));
+            final byte[] value = new byte[BLOCK - BlockStore.HEADER_LENGTH];
+            ThreadLocalRandom.current().nextBytes(value);
+            for (int i = 0; i < BLOCKS; i++)
+            {
+                store.put("b" + i, value);
+            }
         }
-        plain = ByteBuffer.allocateDirect(BLOCK);
-        plain.put(value).clear();
-        plainDir = Files.createTempDirectory("offgrid-spillbench");
-    }
 
-    /**
-     * Bring every block back into memory before a spill iteration.
-     */
-    @Setup(Level.Iteration)
-    public void inMemory()
-    {
-        for (int i = 0; i < BLOCKS; i++)
+        /**
+         * Close the store.
+         */
+        @TearDown(Level.Trial)
+        public void tearDown()
         {
-            store.get("b" + i).close();
+            store.close();
         }
     }
 
-    /**
-     * Release everything.
-     */
-    @TearDown(Level.Trial)
-    public void tearDown()
+    /** Every block in memory before the iteration. */
+    @State(Scope.Benchmark)
+    public static class InMemory
     {
-        store.close();
-        BufferUtil.free(plain);
-        IoUtil.delete(plainDir.toFile(), true);
+        /**
+         * @param s the store.
+         */
+        @Setup(Level.Iteration)
+        public void prepare(final Store s)
+        {
+            for (int i = 0; i < BLOCKS; i++)
+            {
+                s.store.get("b" + i).close();
+            }
+        }
+    }
+
+    /** Every block on disk before the iteration. */
+    @State(Scope.Benchmark)
+    public static class OnDisk
+    {
+        /**
+         * @param s the store.
+         */
+        @Setup(Level.Iteration)
+        public void prepare(final Store s)
+        {
+            for (int i = 0; i < BLOCKS; i++)
+            {
+                s.store.spill("b" + i);
+            }
+        }
+    }
+
+    /** Plain files: a 64 MiB source buffer and sixteen files to read. */
+    @State(Scope.Benchmark)
+    public static class Plain
+    {
+        ByteBuffer source;
+        ByteBuffer reused;
+        Path dir;
+        int round;
+
+        /**
+         * @throws IOException if the directory cannot be made.
+         */
+        @Setup(Level.Trial)
+        public void setUp() throws IOException
+        {
+            source = ByteBuffer.allocateDirect(BLOCK);
+            reused = ByteBuffer.allocateDirect(BLOCK);
+            final byte[] bytes = new byte[BLOCK];
+            ThreadLocalRandom.current().nextBytes(bytes);
+            source.put(bytes).clear();
+            dir = Files.createTempDirectory("offgrid-spillbench");
+            for (int i = 0; i < BLOCKS; i++)
+            {
+                write(dir.resolve("r" + i), source);
+            }
+        }
+
+        /**
+         * Remove files written by the write benchmark.
+         *
+         * @throws IOException on failure.
+         */
+        @TearDown(Level.Iteration)
+        public void cleanWrites() throws IOException
+        {
+            try (var files = Files.list(dir))
+            {
+                for (final Path f : (Iterable<Path>)files::iterator)
+                {
+                    if (f.getFileName().toString().startsWith("w"))
+                    {
+                        Files.delete(f);
+                    }
+                }
+            }
+        }
+
+        /**
+         * Free everything.
+         */
+        @TearDown(Level.Trial)
+        public void tearDown()
+        {
+            BufferUtil.free(source);
+            BufferUtil.free(reused);
+            IoUtil.delete(dir.toFile(), true);
+        }
     }
 
     /**
-     * Spill 1 GiB, then read it back.
+     * Sixteen 64 MiB blocks read from files into fresh memory before the iteration, as the blocks a
+     * store spills were once read or received: the like-for-like source for a plain write.
+     */
+    @State(Scope.Benchmark)
+    public static class FreshBlocks
+    {
+        final long[] addresses = new long[BLOCKS];
+
+        /**
+         * @param p plain state (its files).
+         * @throws IOException on failure.
+         */
+        @Setup(Level.Iteration)
+        public void prepare(final Plain p) throws IOException
+        {
+            final ByteBuffer view = DirectViews.newView();
+            for (int i = 0; i < BLOCKS; i++)
+            {
+                addresses[i] = NativeMemory.allocate(BLOCK);
+                read(p.dir.resolve("r" + i), DirectViews.point(view, addresses[i], BLOCK));
+            }
+        }
+
+        /**
+         * Free the blocks.
+         */
+        @TearDown(Level.Iteration)
+        public void free()
+        {
+            for (int i = 0; i < BLOCKS; i++)
+            {
+                NativeMemory.free(addresses[i]);
+            }
+        }
+    }
+
+    static void write(final Path file, final ByteBuffer bytes) throws IOException
+    {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))
+        {
+            bytes.clear();
+            while (bytes.hasRemaining())
+            {
+                ch.write(bytes);
+            }
+        }
+    }
+
+    static long read(final Path file, final ByteBuffer into) throws IOException
+    {
+        long read = 0;
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ))
+        {
+            into.clear();
+            int n;
+            while (into.hasRemaining() && (n = ch.read(into)) >= 0)
+            {
+                read += n;
+            }
+        }
+        return read;
+    }
+
+    /**
+     * Spill 1 GiB.
      *
+     * @param s store.
+     * @param m blocks in memory.
      * @return blocks spilled.
      */
     @Benchmark
-    public int storeSpillThenUnspill()
+    public int storeSpill(final Store s, final InMemory m)
     {
         int spilled = 0;
         for (int i = 0; i < BLOCKS; i++)
         {
-            spilled += store.spill("b" + i) ? 1 : 0;
-        }
-        for (int i = 0; i < BLOCKS; i++)
-        {
-            try (Block block = store.get("b" + i))
-            {
-                spilled += block.length() > 0 ? 0 : 1;
-            }
+            spilled += s.store.spill("b" + i) ? 1 : 0;
         }
         return spilled;
     }
 
     /**
-     * Write 1 GiB as sixteen new 64 MiB files with FileChannel.write, read them back, delete them.
+     * Read 1 GiB back from disk.
      *
-     * @return bytes read.
-     * @throws IOException on I/O failure.
+     * @param s store.
+     * @param d blocks on disk.
+     * @return bytes read back.
      */
     @Benchmark
-    public long plainWriteThenRead() throws IOException
+    public long storeUnspill(final Store s, final OnDisk d)
     {
-        long read = 0;
+        long bytes = 0;
         for (int i = 0; i < BLOCKS; i++)
         {
-            try (FileChannel ch = FileChannel.open(plainDir.resolve(i + ".bin"),
-                StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))
+            try (Block block = s.store.get("b" + i))
             {
-                plain.clear();
-                while (plain.hasRemaining())
-                {
-                    ch.write(plain);
-                }
+                bytes += block.length();
             }
         }
+        return bytes;
+    }
+
+    /**
+     * Write 1 GiB as sixteen new files.
+     *
+     * @param p plain state.
+     * @return files written.
+     * @throws IOException on failure.
+     */
+    @Benchmark
+    public int plainWrite(final Plain p) throws IOException
+    {
+        p.round++;
         for (int i = 0; i < BLOCKS; i++)
         {
-            final Path file = plainDir.resolve(i + ".bin");
-            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ))
-            {
-                plain.clear();
-                while (plain.hasRemaining())
-                {
-                    final int n = ch.read(plain);
-                    if (n < 0)
-                    {
-                        break;
-                    }
-                    read += n;
-                }
-            }
-            Files.delete(file);
+            write(p.dir.resolve("w" + p.round + "-" + i), p.source);
         }
-        return read;
+        return BLOCKS;
+    }
+
+    /**
+     * Write 1 GiB from blocks that were themselves freshly read (see {@link FreshBlocks}).
+     *
+     * @param p plain state.
+     * @param f the blocks.
+     * @return files written.
+     * @throws IOException on failure.
+     */
+    @Benchmark
+    public int plainWriteFreshMemory(final Plain p, final FreshBlocks f) throws IOException
+    {
+        p.round++;
+        final ByteBuffer view = DirectViews.newView();
+        for (int i = 0; i < BLOCKS; i++)
+        {
+            write(p.dir.resolve("w" + p.round + "-" + i), DirectViews.point(view, f.addresses[i], BLOCK));
+        }
+        return BLOCKS;
+    }
+
+    /**
+     * Read 1 GiB into a fresh native allocation per file, as an unspill must.
+     *
+     * @param p plain state.
+     * @return bytes read.
+     * @throws IOException on failure.
+     */
+    @Benchmark
+    public long plainReadFresh(final Plain p) throws IOException
+    {
+        long bytes = 0;
+        final ByteBuffer view = DirectViews.newView();
+        for (int i = 0; i < BLOCKS; i++)
+        {
+            final long address = NativeMemory.allocate(BLOCK);
+            try
+            {
+                bytes += read(p.dir.resolve("r" + i), DirectViews.point(view, address, BLOCK));
+            }
+            finally
+            {
+                NativeMemory.free(address);
+            }
+        }
+        return bytes;
+    }
+
+    /**
+     * Read 1 GiB into one buffer reused (pages already faulted in): the file system alone.
+     *
+     * @param p plain state.
+     * @return bytes read.
+     * @throws IOException on failure.
+     */
+    @Benchmark
+    public long plainReadReused(final Plain p) throws IOException
+    {
+        long bytes = 0;
+        for (int i = 0; i < BLOCKS; i++)
+        {
+            bytes += read(p.dir.resolve("r" + i), p.reused);
+        }
+        return bytes;
     }
 }
