@@ -1,0 +1,90 @@
+package io.offgrid.client.internal;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Conventions shared by the client and the grid's nodes on top of the SBE messages.
+ */
+public final class GridProtocol
+{
+    /** The scheduler's node id: every node knows whom to register with. */
+    public static final long SCHEDULER_NODE_ID = 1;
+
+    /** Separates class, message and stack trace inside the scheduler's error text. */
+    public static final char ERROR_SEPARATOR = '\u0001';
+
+    /** Allow-list for Java serialization of task values and shipped functions when nothing else is set. */
+    public static final String DEFAULT_ALLOW_LIST = "java.lang.*;java.util.*;java.lang.invoke.SerializedLambda;io.offgrid.**";
+
+    /** Default worker heartbeat interval. */
+    public static final long HEARTBEAT_INTERVAL_NS = 200_000_000L;
+
+    private GridProtocol()
+    {
+    }
+
+    /**
+     * @param remoteClass exception class name.
+     * @param message     its message.
+     * @param stackTrace  its stack trace.
+     * @return the one-string error form the scheduler passes through unchanged.
+     */
+    public static String joinError(final String remoteClass, final String message, final String stackTrace)
+    {
+        return remoteClass + ERROR_SEPARATOR + message + ERROR_SEPARATOR + stackTrace;
+    }
+
+    /**
+     * @param error text from {@link #joinError}, or any other text.
+     * @return class, message and stack trace (missing parts empty; text without separators is the message).
+     */
+    public static String[] splitError(final String error)
+    {
+        final String text = null == error ? "" : error;
+        final int a = text.indexOf(ERROR_SEPARATOR);
+        if (a < 0)
+        {
+            return new String[]{"", text, ""};
+        }
+        final int b = text.indexOf(ERROR_SEPARATOR, a + 1);
+        if (b < 0)
+        {
+            return new String[]{text.substring(0, a), text.substring(a + 1), ""};
+        }
+        return new String[]{text.substring(0, a), text.substring(a + 1, b), text.substring(b + 1)};
+    }
+
+    /**
+     * A 64-bit hash of bytes (FNV-1a with a murmur finaliser), used for function ids and content keys.
+     *
+     * @param bytes  the bytes.
+     * @param offset where they start.
+     * @param length how many.
+     * @param seed   mixed in first.
+     * @return the hash.
+     */
+    public static long hash64(final byte[] bytes, final int offset, final int length, final long seed)
+    {
+        long h = 0xcbf29ce484222325L ^ seed;
+        for (int i = offset, end = offset + length; i < end; i++)
+        {
+            h ^= bytes[i];
+            h *= 0x100000001b3L;
+        }
+        h ^= h >>> 33;
+        h *= 0xff51afd7ed558ccdL;
+        h ^= h >>> 33;
+        h *= 0xc4ceb9fe1a85ec53L;
+        h ^= h >>> 33;
+        return h;
+    }
+
+    /**
+     * @param s text.
+     * @return its UTF-8 bytes.
+     */
+    public static byte[] utf8(final String s)
+    {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+}

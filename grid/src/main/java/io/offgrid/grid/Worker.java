@@ -1,0 +1,1126 @@
+package io.offgrid.grid;
+
+import io.offgrid.client.internal.GridProtocol;
+import io.offgrid.client.internal.TaskArguments;
+import io.offgrid.client.internal.TaskFunctions;
+import io.offgrid.memory.Block;
+import io.offgrid.memory.BlockReservation;
+import io.offgrid.memory.BlockStore;
+import io.offgrid.memory.CodecRegistry;
+import io.offgrid.transport.BlockAllocator;
+import io.offgrid.transport.BlockListener;
+import io.offgrid.transport.PeerListener;
+import io.offgrid.transport.TransportNode;
+import io.offgrid.transport.protocol.BlockStatus;
+import io.offgrid.transport.protocol.BooleanType;
+import io.offgrid.transport.protocol.CancelKeysDecoder;
+import io.offgrid.transport.protocol.ClusterInfoDecoder;
+import io.offgrid.transport.protocol.ComputeTaskDecoder;
+import io.offgrid.transport.protocol.CopyKeysDecoder;
+import io.offgrid.transport.protocol.DefineFunctionDecoder;
+import io.offgrid.transport.protocol.FetchKeyDecoder;
+import io.offgrid.transport.protocol.FetchKeyEncoder;
+import io.offgrid.transport.protocol.FreeKeysDecoder;
+import io.offgrid.transport.protocol.KeysStoredEncoder;
+import io.offgrid.transport.protocol.MessageHeaderDecoder;
+import io.offgrid.transport.protocol.MessageHeaderEncoder;
+import io.offgrid.transport.protocol.NodeRole;
+import io.offgrid.transport.protocol.RegisterAckDecoder;
+import io.offgrid.transport.protocol.RegisterNodeEncoder;
+import io.offgrid.transport.protocol.RequestDoneDecoder;
+import io.offgrid.transport.protocol.RequestDoneEncoder;
+import io.offgrid.transport.protocol.RequestStatus;
+import io.offgrid.transport.protocol.RestartDecoder;
+import io.offgrid.transport.protocol.TaskErredEncoder;
+import io.offgrid.transport.protocol.TaskFinishedEncoder;
+import io.offgrid.transport.protocol.WorkerHeartbeatEncoder;
+import org.agrona.DirectBuffer;
+import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.collections.LongHashSet;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A worker node: a {@link BlockStore} for results, executor threads for task code, and a {@link TransportNode},
+ * whose agent thread runs the worker's protocol (task code never runs on it). The worker fetches task inputs from
+ * the peers that hold them and keeps the copies, reports results with their size, obeys free / copy / cancel /
+ * restart, stops starting tasks while its store is paused, and heartbeats its memory to the scheduler.
+ */
+public final class Worker implements AutoCloseable
+{
+    private static final Logger LOG = LoggerFactory.getLogger(Worker.class);
+
+    /**
+     * Settings with defaults: a random id, listen on 127.0.0.1 (any port), threads = available processors,
+     * 4 GiB memory limit, Dask's memory fractions, the default serialization allow-list.
+     */
+    public static final class Context
+    {
+        private long nodeId = -1;
+        private String schedulerAddress;
+        private String listenEndpoint = "127.0.0.1:0";
+        private String aeronDirectoryName;
+        private byte[] clusterSecret;
+        private int threads = Runtime.getRuntime().availableProcessors();
+        private long memoryLimit = 4L << 30;
+        private long peerTimeoutNs = TimeUnit.SECONDS.toNanos(5);
+        private long heartbeatIntervalNs = GridProtocol.HEARTBEAT_INTERVAL_NS;
+        private Path spillDirectory;
+        private String serializationAllowList = GridProtocol.DEFAULT_ALLOW_LIST;
+        private String name;
+
+        /**
+         * @param id node id, unique in the cluster and never reused (default: random).
+         * @return this.
+         */
+        public Context nodeId(final long id)
+        {
+            this.nodeId = id;
+            return this;
+        }
+
+        /**
+         * @return the node id (-1 until concluded when random).
+         */
+        public long nodeId()
+        {
+            return nodeId;
+        }
+
+        /**
+         * @param address the scheduler's host:port.
+         * @return this.
+         */
+        public Context schedulerAddress(final String address)
+        {
+            this.schedulerAddress = address;
+            return this;
+        }
+
+        /**
+         * @param endpoint host:port to listen on.
+         * @return this.
+         */
+        public Context listenEndpoint(final String endpoint)
+        {
+            this.listenEndpoint = endpoint;
+            return this;
+        }
+
+        /**
+         * @param dir a shared media driver's directory, or null for an embedded one.
+         * @return this.
+         */
+        public Context aeronDirectoryName(final String dir)
+        {
+            this.aeronDirectoryName = dir;
+            return this;
+        }
+
+        /**
+         * @param secret cluster secret or null.
+         * @return this.
+         */
+        public Context clusterSecret(final byte[] secret)
+        {
+            this.clusterSecret = null == secret ? null : secret.clone();
+            return this;
+        }
+
+        /**
+         * @param threads executor threads for task code.
+         * @return this.
+         */
+        public Context threads(final int threads)
+        {
+            this.threads = threads;
+            return this;
+        }
+
+        /**
+         * @return executor threads.
+         */
+        public int threads()
+        {
+            return threads;
+        }
+
+        /**
+         * @param bytes the block store's memory limit.
+         * @return this.
+         */
+        public Context memoryLimit(final long bytes)
+        {
+            this.memoryLimit = bytes;
+            return this;
+        }
+
+        /**
+         * @return the memory limit.
+         */
+        public long memoryLimit()
+        {
+            return memoryLimit;
+        }
+
+        /**
+         * @param ns how long a silent peer is given.
+         * @return this.
+         */
+        public Context peerTimeoutNs(final long ns)
+        {
+            this.peerTimeoutNs = ns;
+            return this;
+        }
+
+        /**
+         * @param ns interval of memory heartbeats to the scheduler.
+         * @return this.
+         */
+        public Context heartbeatIntervalNs(final long ns)
+        {
+            this.heartbeatIntervalNs = ns;
+            return this;
+        }
+
+        /**
+         * @param dir where spilled blocks go (default: the block store's default).
+         * @return this.
+         */
+        public Context spillDirectory(final Path dir)
+        {
+            this.spillDirectory = dir;
+            return this;
+        }
+
+        /**
+         * @param allowList ObjectInputFilter pattern for shipped functions and Java-serialized values.
+         * @return this.
+         */
+        public Context serializationAllowList(final String allowList)
+        {
+            this.serializationAllowList = allowList;
+            return this;
+        }
+
+        /**
+         * Check and fill in defaults.
+         *
+         * @return this.
+         */
+        public Context conclude()
+        {
+            if (null == schedulerAddress || schedulerAddress.lastIndexOf(':') <= 0)
+            {
+                throw new IllegalArgumentException("schedulerAddress must be host:port: " + schedulerAddress);
+            }
+            if (threads < 1)
+            {
+                throw new IllegalArgumentException("threads must be at least 1: " + threads);
+            }
+            if (memoryLimit <= 0 || peerTimeoutNs <= 0 || heartbeatIntervalNs <= 0)
+            {
+                throw new IllegalArgumentException("memory limit, peer timeout and heartbeat must be positive");
+            }
+            if (nodeId < 0)
+            {
+                nodeId = ThreadLocalRandom.current().nextLong(1L << 32, 1L << 40);
+            }
+            if (nodeId == GridProtocol.SCHEDULER_NODE_ID)
+            {
+                throw new IllegalArgumentException("node id " + nodeId + " is the scheduler's");
+            }
+            if (null == name)
+            {
+                name = "worker-" + nodeId;
+            }
+            return this;
+        }
+    }
+
+    private final Context ctx;
+    private final long nodeId;
+    private final CodecRegistry codecs;
+    private final BlockStore store;
+    private final TransportNode node;
+    private final ThreadPoolExecutor executor;
+    private final AgentRunner runner;
+    private final ManyToOneConcurrentArrayQueue<Result> results = new ManyToOneConcurrentArrayQueue<>(65536);
+    private final ConcurrentHashMap<Long, Object> loadedFunctions = new ConcurrentHashMap<>();
+    private final AtomicInteger executing = new AtomicInteger();
+    private volatile boolean registered;
+    private volatile boolean schedulerLost;
+
+    // ---- agent thread only
+    private final UnsafeBuffer out;
+    private final UnsafeBuffer meta = new UnsafeBuffer(new byte[TransportNode.MAX_BLOCK_METADATA_LENGTH]);
+    private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
+    private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
+    private final Long2ObjectHashMap<byte[]> functionCode = new Long2ObjectHashMap<>();
+    private final HashMap<String, WorkerTask> tasks = new HashMap<>();
+    private final ArrayDeque<WorkerTask> ready = new ArrayDeque<>();
+    private final HashMap<String, FetchState> fetches = new HashMap<>();
+    private final Long2ObjectHashMap<FetchState> fetchByRequest = new Long2ObjectHashMap<>();
+    private final HashMap<String, Incoming> incoming = new HashMap<>();
+    private final HashMap<String, Block> outgoing = new HashMap<>();
+    private final HashSet<String> held = new HashSet<>();
+    private final Long2ObjectHashMap<String> directory = new Long2ObjectHashMap<>();
+    private final LongHashSet addedPeers = new LongHashSet();
+    private long nextRequestId = 1;
+    private long lastHeartbeatNs;
+
+    private static final class WorkerTask
+    {
+        final String key;
+        final long functionId;
+        final byte[] arguments;
+        int missing;
+        volatile boolean cancelled;
+        Future<?> future;
+
+        WorkerTask(final String key, final long functionId, final byte[] arguments)
+        {
+            this.key = key;
+            this.functionId = functionId;
+            this.arguments = arguments;
+        }
+    }
+
+    private record Result(WorkerTask task, long nbytes, int codecId, long durationNs, Throwable error)
+    {
+    }
+
+    private static final class FetchState
+    {
+        final String key;
+        final long[] holders;
+        int next;
+        long requestId;
+        long currentHolder = -1;
+        final List<WorkerTask> waiters = new ArrayList<>(1);
+        boolean copy;
+
+        FetchState(final String key, final long[] holders)
+        {
+            this.key = key;
+            this.holders = holders;
+        }
+    }
+
+    private record Incoming(FetchState fetch, BlockReservation reservation)
+    {
+    }
+
+    private Worker(final Context ctx)
+    {
+        this.ctx = ctx.conclude();
+        this.nodeId = ctx.nodeId;
+        this.codecs = new CodecRegistry(ctx.serializationAllowList);
+        final BlockStore.Context sctx = new BlockStore.Context()
+            .name(ctx.name)
+            .memoryLimit(ctx.memoryLimit)
+            .codecs(codecs);
+        if (null != ctx.spillDirectory)
+        {
+            sctx.spillDirectory(ctx.spillDirectory);
+        }
+        this.store = new BlockStore(sctx);
+        final AtomicInteger threadIds = new AtomicInteger();
+        this.executor = new ThreadPoolExecutor(ctx.threads, ctx.threads, 0, TimeUnit.MILLISECONDS,
+            new LinkedBlockingQueue<>(), r ->
+            {
+                final Thread t = new Thread(r, ctx.name + "-exec-" + threadIds.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            });
+        final Handlers handlers = new Handlers();
+        final TransportNode.Context tctx = new TransportNode.Context()
+            .nodeId(nodeId)
+            .listenEndpoint(ctx.listenEndpoint)
+            .clusterSecret(ctx.clusterSecret)
+            .peerTimeoutNs(ctx.peerTimeoutNs)
+            .heartbeatIntervalNs(Math.min(500_000_000L, ctx.peerTimeoutNs / 4))
+            .useAgentRunner(false)
+            .defaultHandler(handlers::onMessage)
+            .peerListener(handlers)
+            .blockAllocator(handlers)
+            .blockListener(handlers);
+        if (null != ctx.aeronDirectoryName)
+        {
+            tctx.aeronDirectoryName(ctx.aeronDirectoryName);
+        }
+        TransportNode launched = null;
+        try
+        {
+            launched = TransportNode.launch(tctx);
+        }
+        catch (final RuntimeException ex)
+        {
+            executor.shutdownNow();
+            store.close();
+            throw ex;
+        }
+        this.node = launched;
+        this.out = new UnsafeBuffer(new byte[node.maxMessageLength()]);
+        node.execute(() ->
+        {
+            node.addPeer(GridProtocol.SCHEDULER_NODE_ID, ctx.schedulerAddress);
+            final RegisterNodeEncoder e = new RegisterNodeEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
+                .role(NodeRole.WORKER).threads(ctx.threads).memoryLimit(ctx.memoryLimit)
+                .pid(ProcessHandle.current().pid()).name(node.endpoint());
+            sendToScheduler(e.encodedLength());
+        });
+        this.runner = new AgentRunner(
+            new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MICROSECONDS.toNanos(50)),
+            ex -> LOG.warn("worker agent error", ex), null, new WorkerAgent());
+        AgentRunner.startOnThread(runner);
+    }
+
+    /**
+     * Start a worker; it registers with the scheduler in the background (see {@link #isRegistered()}).
+     *
+     * @param ctx settings.
+     * @return the running worker.
+     */
+    public static Worker launch(final Context ctx)
+    {
+        return new Worker(ctx);
+    }
+
+    /**
+     * @return this worker's node id.
+     */
+    public long id()
+    {
+        return nodeId;
+    }
+
+    /**
+     * @return host:port this worker listens on.
+     */
+    public String endpoint()
+    {
+        return node.endpoint();
+    }
+
+    /**
+     * @return the media driver directory this worker uses.
+     */
+    public String aeronDirectoryName()
+    {
+        return node.aeronDirectoryName();
+    }
+
+    /**
+     * @return the worker's block store (thread-safe; for inspection).
+     */
+    public BlockStore store()
+    {
+        return store;
+    }
+
+    /**
+     * @return bytes of results in memory right now.
+     */
+    public long managedBytes()
+    {
+        return store.managedBytes();
+    }
+
+    /**
+     * @return whether the scheduler accepted the registration.
+     */
+    public boolean isRegistered()
+    {
+        return registered;
+    }
+
+    /**
+     * @return whether the connection to the scheduler was lost.
+     */
+    public boolean isSchedulerLost()
+    {
+        return schedulerLost;
+    }
+
+    @Override
+    public void close()
+    {
+        runner.close();
+        executor.shutdownNow();
+        try
+        {
+            executor.awaitTermination(5, TimeUnit.SECONDS);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+        for (final Block b : outgoing.values())
+        {
+            b.close();
+        }
+        outgoing.clear();
+        node.close();
+        for (final Incoming in : incoming.values())
+        {
+            in.reservation.close();
+        }
+        incoming.clear();
+        store.close();
+    }
+
+    // ============================================================================================== agent
+
+    private final class WorkerAgent implements Agent
+    {
+        public int doWork()
+        {
+            int work = node.doWork();
+            work += results.drain(Worker.this::onResult, 1024);
+            if (!ready.isEmpty() && !store.paused())
+            {
+                while (!ready.isEmpty())
+                {
+                    start(ready.poll());
+                    work++;
+                }
+            }
+            final long now = System.nanoTime();
+            if (now - lastHeartbeatNs >= ctx.heartbeatIntervalNs && registered)
+            {
+                lastHeartbeatNs = now;
+                final WorkerHeartbeatEncoder e = new WorkerHeartbeatEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
+                    .timestampNs(now).managedBytes(store.managedBytes()).spilledBytes(store.spilledBytes())
+                    .memoryLimit(ctx.memoryLimit).executing(executing.get()).ready(ready.size())
+                    .paused(store.paused() ? BooleanType.TRUE : BooleanType.FALSE);
+                sendToScheduler(e.encodedLength());
+                work++;
+            }
+            return work;
+        }
+
+        public String roleName()
+        {
+            return "offgrid-worker-" + nodeId;
+        }
+    }
+
+    private void sendToScheduler(final int encodedLength)
+    {
+        node.send(GridProtocol.SCHEDULER_NODE_ID, out, 0, MessageHeaderEncoder.ENCODED_LENGTH + encodedLength);
+    }
+
+    private void send(final long peerId, final int encodedLength)
+    {
+        ensurePeer(peerId);
+        node.send(peerId, out, 0, MessageHeaderEncoder.ENCODED_LENGTH + encodedLength);
+    }
+
+    private boolean ensurePeer(final long peerId)
+    {
+        if (peerId == GridProtocol.SCHEDULER_NODE_ID || addedPeers.contains(peerId) || node.isJoined(peerId))
+        {
+            return true;
+        }
+        final String endpoint = directory.get(peerId);
+        if (null == endpoint)
+        {
+            return false;
+        }
+        node.addPeer(peerId, endpoint);
+        addedPeers.add(peerId);
+        return true;
+    }
+
+    private void start(final WorkerTask task)
+    {
+        if (task.cancelled)
+        {
+            return;
+        }
+        if (store.paused())
+        {
+            ready.add(task); // paused: no new task starts until memory drops below the pause fraction
+            return;
+        }
+        task.future = executor.submit(() -> run(task));
+    }
+
+    /** Executor thread: decode arguments, call the function, store the result, hand the outcome to the agent. */
+    private void run(final WorkerTask task)
+    {
+        if (task.cancelled)
+        {
+            return;
+        }
+        executing.incrementAndGet();
+        final long t0 = System.nanoTime();
+        Result result;
+        try
+        {
+            final Object fn = loadedFunctions.computeIfAbsent(task.functionId, id ->
+            {
+                final byte[] code;
+                synchronized (functionCode)
+                {
+                    code = functionCode.get(id);
+                }
+                if (null == code)
+                {
+                    throw new IllegalStateException("function " + Long.toHexString(id) + " was never defined here");
+                }
+                return TaskFunctions.deserialize(code, ctx.serializationAllowList);
+            });
+            final Object[] args = TaskArguments.decode(codecs, task.arguments, store::getValue);
+            final Object value = TaskFunctions.invoke(fn, args);
+            final int codecId = codecs.codecFor(value).id();
+            store.put(task.key, value);
+            result = new Result(task, store.nbytes(task.key), codecId, System.nanoTime() - t0, null);
+        }
+        catch (final Throwable ex)
+        {
+            result = new Result(task, 0, 0, System.nanoTime() - t0, ex);
+        }
+        finally
+        {
+            executing.decrementAndGet();
+        }
+        while (!results.offer(result))
+        {
+            Thread.onSpinWait();
+        }
+    }
+
+    private void onResult(final Result r)
+    {
+        final WorkerTask task = r.task;
+        if (tasks.get(task.key) != task)
+        {
+            // Cancelled, freed or restarted while it ran: drop what it stored unless the key is held legitimately.
+            if (null == r.error && !held.contains(task.key) && !tasks.containsKey(task.key))
+            {
+                store.remove(task.key);
+            }
+            return;
+        }
+        tasks.remove(task.key);
+        if (null != r.error)
+        {
+            final Throwable ex = r.error;
+            final StringWriter trace = new StringWriter();
+            ex.printStackTrace(new PrintWriter(trace));
+            final TaskErredEncoder e = new TaskErredEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
+                .key(task.key).exceptionClass(ex.getClass().getName())
+                .message(null == ex.getMessage() ? "" : ex.getMessage())
+                .stackTrace(truncate(trace.toString(), 64 * 1024));
+            sendToScheduler(e.encodedLength());
+            return;
+        }
+        held.add(task.key);
+        final TaskFinishedEncoder e = new TaskFinishedEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
+            .nbytes(r.nbytes).durationNs(r.durationNs).typeCode(r.codecId).key(task.key);
+        sendToScheduler(e.encodedLength());
+    }
+
+    private static String truncate(final String s, final int max)
+    {
+        return s.length() <= max ? s : s.substring(0, max);
+    }
+
+    private void cancelTask(final String key)
+    {
+        final WorkerTask t = tasks.remove(key);
+        if (null != t)
+        {
+            t.cancelled = true;
+            if (null != t.future)
+            {
+                t.future.cancel(false);
+            }
+        }
+    }
+
+    private void dropKey(final String key)
+    {
+        held.remove(key);
+        store.remove(key);
+    }
+
+    // ============================================================================================== fetching
+
+    private void fetch(final String key, final long[] holders, final WorkerTask waiter, final boolean copy)
+    {
+        FetchState f = fetches.get(key);
+        if (null == f)
+        {
+            f = new FetchState(key, holders);
+            fetches.put(key, f);
+            f.copy = copy;
+            if (null != waiter)
+            {
+                f.waiters.add(waiter);
+            }
+            tryNextHolder(f);
+            return;
+        }
+        f.copy |= copy;
+        if (null != waiter)
+        {
+            f.waiters.add(waiter);
+        }
+    }
+
+    private void tryNextHolder(final FetchState f)
+    {
+        if (f.requestId != 0)
+        {
+            fetchByRequest.remove(f.requestId);
+            f.requestId = 0;
+        }
+        while (f.next < f.holders.length)
+        {
+            final long holder = f.holders[f.next++];
+            if (holder == nodeId || !ensurePeer(holder))
+            {
+                continue;
+            }
+            f.requestId = nextRequestId++;
+            f.currentHolder = holder;
+            fetchByRequest.put(f.requestId, f);
+            final FetchKeyEncoder e = new FetchKeyEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
+                .requestId(f.requestId).key(f.key);
+            if (node.send(holder, out, 0, MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength()))
+            {
+                return;
+            }
+            fetchByRequest.remove(f.requestId);
+            f.requestId = 0;
+        }
+        fetchFailed(f);
+    }
+
+    private void fetchFailed(final FetchState f)
+    {
+        fetches.remove(f.key);
+        final long lastHolder = f.currentHolder;
+        // Tell the scheduler; it drops the bad holder and sends the task again with fresh locations.
+        final RequestDoneEncoder e = new RequestDoneEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
+            .requestId(0).status(f.waiters.isEmpty() ? RequestStatus.FAILED : RequestStatus.NOT_FOUND);
+        e.keysCount(1).next().key(f.key);
+        e.message(Long.toString(lastHolder));
+        for (final WorkerTask t : f.waiters)
+        {
+            if (tasks.get(t.key) == t)
+            {
+                tasks.remove(t.key);
+            }
+        }
+        sendToScheduler(e.encodedLength());
+        if (f.copy && !f.waiters.isEmpty())
+        {
+            final RequestDoneEncoder c = new RequestDoneEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
+                .requestId(0).status(RequestStatus.FAILED);
+            c.keysCount(1).next().key(f.key);
+            c.message("");
+            sendToScheduler(c.encodedLength());
+        }
+    }
+
+    private void fetched(final FetchState f)
+    {
+        fetches.remove(f.key);
+        fetchByRequest.remove(f.requestId);
+        held.add(f.key);
+        final KeysStoredEncoder e = new KeysStoredEncoder().wrapAndApplyHeader(out, 0, headerEncoder).requestId(0);
+        e.keysCount(1).next().nbytes(store.nbytes(f.key)).typeCode(0).key(f.key);
+        sendToScheduler(e.encodedLength());
+        for (final WorkerTask t : f.waiters)
+        {
+            if (tasks.get(t.key) == t && --t.missing == 0)
+            {
+                start(t);
+            }
+        }
+    }
+
+    // ============================================================================================== handlers
+
+    private final class Handlers implements PeerListener, BlockAllocator, BlockListener
+    {
+        private final RegisterAckDecoder registerAck = new RegisterAckDecoder();
+        private final DefineFunctionDecoder defineFunction = new DefineFunctionDecoder();
+        private final ComputeTaskDecoder compute = new ComputeTaskDecoder();
+        private final FreeKeysDecoder freeKeys = new FreeKeysDecoder();
+        private final CancelKeysDecoder cancelKeys = new CancelKeysDecoder();
+        private final CopyKeysDecoder copyKeys = new CopyKeysDecoder();
+        private final FetchKeyDecoder fetchKey = new FetchKeyDecoder();
+        private final RestartDecoder restart = new RestartDecoder();
+        private final RequestDoneDecoder requestDone = new RequestDoneDecoder();
+        private final ClusterInfoDecoder clusterInfo = new ClusterInfoDecoder();
+
+        void onMessage(final long peerId, final int templateId, final DirectBuffer buffer, final int offset,
+            final int length)
+        {
+            try
+            {
+                dispatch(peerId, templateId, buffer, offset);
+            }
+            catch (final RuntimeException ex)
+            {
+                LOG.warn("worker {}: message {} from {} failed", nodeId, templateId, peerId, ex);
+            }
+        }
+
+        private void dispatch(final long peerId, final int templateId, final DirectBuffer buffer, final int offset)
+        {
+            switch (templateId)
+            {
+                case RegisterAckDecoder.TEMPLATE_ID:
+                    registerAck.wrapAndApplyHeader(buffer, offset, headerDecoder);
+                    if (registerAck.accepted() == BooleanType.TRUE)
+                    {
+                        registered = true;
+                    }
+                    else
+                    {
+                        LOG.error("worker {} refused by the scheduler: {}", nodeId, registerAck.message());
+                    }
+                    break;
+                case ClusterInfoDecoder.TEMPLATE_ID:
+                    clusterInfo.wrapAndApplyHeader(buffer, offset, headerDecoder);
+                    if (clusterInfo.requestId() == 0)
+                    {
+                        for (final ClusterInfoDecoder.WorkersDecoder w : clusterInfo.workers())
+                        {
+                            final long id = w.nodeId();
+                            final String address = w.address();
+                            if (id != nodeId)
+                            {
+                                directory.put(id, address);
+                            }
+                        }
+                    }
+                    break;
+                case DefineFunctionDecoder.TEMPLATE_ID:
+                {
+                    defineFunction.wrapAndApplyHeader(buffer, offset, headerDecoder);
+                    final long id = defineFunction.functionId();
+                    final byte[] code = new byte[defineFunction.codeLength()];
+                    defineFunction.getCode(code, 0, code.length);
+                    synchronized (functionCode)
+                    {
+                        functionCode.put(id, code);
+                    }
+                    break;
+                }
+                case ComputeTaskDecoder.TEMPLATE_ID:
+                    onCompute(compute.wrapAndApplyHeader(buffer, offset, headerDecoder));
+                    break;
+                case FreeKeysDecoder.TEMPLATE_ID:
+                    for (final FreeKeysDecoder.KeysDecoder k : freeKeys.wrapAndApplyHeader(buffer, offset, headerDecoder).keys())
+                    {
+                        final String key = k.key();
+                        cancelTask(key);
+                        dropKey(key);
+                    }
+                    break;
+                case CancelKeysDecoder.TEMPLATE_ID:
+                    cancelKeys.wrapAndApplyHeader(buffer, offset, headerDecoder).force();
+                    for (final CancelKeysDecoder.KeysDecoder k : cancelKeys.keys())
+                    {
+                        cancelTask(k.key());
+                    }
+                    break;
+                case CopyKeysDecoder.TEMPLATE_ID:
+                    copyKeys.wrapAndApplyHeader(buffer, offset, headerDecoder).requestId();
+                    for (final CopyKeysDecoder.KeysDecoder k : copyKeys.keys())
+                    {
+                        final long source = k.sourceNodeId();
+                        final String key = k.key();
+                        if (store.contains(key))
+                        {
+                            held.add(key);
+                            final KeysStoredEncoder e = new KeysStoredEncoder()
+                                .wrapAndApplyHeader(out, 0, headerEncoder).requestId(0);
+                            e.keysCount(1).next().nbytes(store.nbytes(key)).typeCode(0).key(key);
+                            sendToScheduler(e.encodedLength());
+                        }
+                        else
+                        {
+                            fetch(key, new long[]{source}, null, true);
+                        }
+                    }
+                    break;
+                case FetchKeyDecoder.TEMPLATE_ID:
+                {
+                    fetchKey.wrapAndApplyHeader(buffer, offset, headerDecoder);
+                    onFetchKey(peerId, fetchKey.requestId(), fetchKey.key());
+                    break;
+                }
+                case RequestDoneDecoder.TEMPLATE_ID:
+                {
+                    // A peer did not have a key we asked it for: try the next holder.
+                    requestDone.wrapAndApplyHeader(buffer, offset, headerDecoder);
+                    final FetchState f = fetchByRequest.get(requestDone.requestId());
+                    if (null != f && f.currentHolder == peerId)
+                    {
+                        tryNextHolder(f);
+                    }
+                    break;
+                }
+                case RestartDecoder.TEMPLATE_ID:
+                    onRestart(restart.wrapAndApplyHeader(buffer, offset, headerDecoder).requestId());
+                    break;
+                default:
+                    LOG.debug("worker {} ignores message {} from {}", nodeId, templateId, peerId);
+                    break;
+            }
+        }
+
+        private void onCompute(final ComputeTaskDecoder d)
+        {
+            final long fnId = d.functionId();
+            d.priority();
+            final HashMap<String, ArrayList<Long>> inputs = new HashMap<>();
+            for (final ComputeTaskDecoder.InputsDecoder in : d.inputs())
+            {
+                final long holder = in.nodeId();
+                in.nbytes();
+                inputs.computeIfAbsent(in.key(), k -> new ArrayList<>(2)).add(holder);
+            }
+            final String key = d.key();
+            final byte[] args = new byte[d.argumentsLength()];
+            d.getArguments(args, 0, args.length);
+            cancelTask(key); // a task sent again (fresh locations) replaces the earlier one
+            final WorkerTask task = new WorkerTask(key, fnId, args);
+            tasks.put(key, task);
+            for (final java.util.Map.Entry<String, ArrayList<Long>> e : inputs.entrySet())
+            {
+                if (!store.contains(e.getKey()))
+                {
+                    task.missing++;
+                    fetch(e.getKey(), e.getValue().stream().mapToLong(Long::longValue).toArray(), task, false);
+                }
+            }
+            if (task.missing == 0)
+            {
+                start(task);
+            }
+        }
+
+        private void onFetchKey(final long peerId, final long requestId, final String key)
+        {
+            Block block = null;
+            if (store.contains(key))
+            {
+                try
+                {
+                    block = store.get(key);
+                }
+                catch (final RuntimeException ex)
+                {
+                    block = null;
+                }
+            }
+            if (null == block)
+            {
+                final RequestDoneEncoder e = new RequestDoneEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
+                    .requestId(requestId).status(RequestStatus.NOT_FOUND);
+                e.keysCount(1).next().key(key);
+                e.message("worker " + nodeId + " does not hold '" + key + "'");
+                node.send(peerId, out, 0, MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength());
+                return;
+            }
+            meta.putLong(0, requestId, ByteOrder.LITTLE_ENDIAN);
+            final int metaLength = 8 + meta.putStringWithoutLengthUtf8(8, key);
+            final long transferId = node.sendBlock(peerId, block.address(), block.length(), meta, 0, metaLength);
+            if (transferId < 0)
+            {
+                block.close();
+                return;
+            }
+            outgoing.put(peerId + ":" + transferId, block);
+        }
+
+        private void onRestart(final long requestId)
+        {
+            for (final WorkerTask t : tasks.values())
+            {
+                t.cancelled = true;
+                if (null != t.future)
+                {
+                    t.future.cancel(true);
+                }
+            }
+            tasks.clear();
+            ready.clear();
+            for (final FetchState f : fetches.values())
+            {
+                fetchByRequest.remove(f.requestId);
+            }
+            fetches.clear();
+            held.clear();
+            store.clear();
+            final RequestDoneEncoder e = new RequestDoneEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
+                .requestId(requestId).status(RequestStatus.OK);
+            e.keysCount(0);
+            e.message("");
+            sendToScheduler(e.encodedLength());
+        }
+
+        // ------------------------------------------------------------------------------------ membership
+
+        public void onPeerJoined(final long peerId, final String endpoint)
+        {
+        }
+
+        public void onPeerLost(final long peerId, final String reason, final int droppedMessages)
+        {
+            addedPeers.remove(peerId);
+            if (peerId == GridProtocol.SCHEDULER_NODE_ID)
+            {
+                schedulerLost = true;
+                LOG.warn("worker {}: scheduler lost ({})", nodeId, reason);
+                return;
+            }
+            directory.remove(peerId);
+            for (final FetchState f : new ArrayList<>(fetches.values()))
+            {
+                if (f.currentHolder == peerId && f.requestId != 0)
+                {
+                    tryNextHolder(f);
+                }
+            }
+        }
+
+        // ------------------------------------------------------------------------------------ blocks
+
+        public long allocate(final long peerId, final long transferId, final long length, final DirectBuffer metadata,
+            final int metadataOffset, final int metadataLength)
+        {
+            if (metadataLength <= 8)
+            {
+                return 0;
+            }
+            final long requestId = metadata.getLong(metadataOffset, ByteOrder.LITTLE_ENDIAN);
+            final String key = metadata.getStringWithoutLengthUtf8(metadataOffset + 8, metadataLength - 8);
+            final FetchState f = fetchByRequest.get(requestId);
+            final FetchState fetch = null != f && f.currentHolder == peerId && f.key.equals(key) ? f : null;
+            try
+            {
+                final BlockReservation r = store.reserve(key, length);
+                incoming.put(peerId + ":" + transferId, new Incoming(fetch, r));
+                return r.address();
+            }
+            catch (final RuntimeException ex)
+            {
+                LOG.warn("worker {} refuses block '{}' of {} bytes: {}", nodeId, key, length, ex.getMessage());
+                return 0;
+            }
+        }
+
+        public void free(final long address, final long length)
+        {
+            final java.util.Iterator<Incoming> it = incoming.values().iterator();
+            while (it.hasNext())
+            {
+                final Incoming in = it.next();
+                if (in.reservation.address() == address)
+                {
+                    it.remove();
+                    in.reservation.close();
+                    if (null != in.fetch && fetches.get(in.fetch.key) == in.fetch)
+                    {
+                        tryNextHolder(in.fetch);
+                    }
+                    return;
+                }
+            }
+        }
+
+        public void onBlockReceived(final long peerId, final long transferId, final long address, final long length,
+            final DirectBuffer metadata, final int metadataOffset, final int metadataLength)
+        {
+            final Incoming in = incoming.remove(peerId + ":" + transferId);
+            if (null == in)
+            {
+                return;
+            }
+            try
+            {
+                in.reservation.commit();
+            }
+            catch (final RuntimeException ex)
+            {
+                in.reservation.close();
+                if (null != in.fetch && fetches.get(in.fetch.key) == in.fetch)
+                {
+                    tryNextHolder(in.fetch);
+                }
+                return;
+            }
+            if (null != in.fetch)
+            {
+                if (fetches.get(in.fetch.key) == in.fetch)
+                {
+                    fetched(in.fetch);
+                }
+                else
+                {
+                    store.remove(in.reservation.key()); // the fetch was abandoned (restart)
+                }
+            }
+            else
+            {
+                held.add(in.reservation.key()); // scattered to us; the client tells the scheduler
+            }
+        }
+
+        public void onBlockReceiveFailed(final long peerId, final long transferId, final BlockStatus status)
+        {
+            final Incoming in = incoming.remove(peerId + ":" + transferId);
+            if (null != in && null != in.fetch && fetches.get(in.fetch.key) == in.fetch)
+            {
+                tryNextHolder(in.fetch);
+            }
+        }
+
+        public void onBlockSent(final long peerId, final long transferId)
+        {
+            final Block b = outgoing.remove(peerId + ":" + transferId);
+            if (null != b)
+            {
+                b.close();
+            }
+        }
+
+        public void onBlockSendFailed(final long peerId, final long transferId, final BlockStatus status)
+        {
+            onBlockSent(peerId, transferId);
+        }
+    }
+}

@@ -1,0 +1,331 @@
+package io.offgrid.grid.internal;
+
+import io.offgrid.client.Bag;
+import io.offgrid.client.Client;
+import io.offgrid.client.FutureStatus;
+import io.offgrid.client.GridFuture;
+import io.offgrid.client.ScatterOptions;
+import io.offgrid.client.SerializableFunction;
+import io.offgrid.grid.LocalCluster;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+/**
+ * {@code ./offgrid demo}: the memory model told step by step on an embedded cluster, with every worker's
+ * managed bytes after each step. The last line is one JSON object with the figures.
+ */
+public final class Demo
+{
+    private static final long MB = 1 << 20;
+
+    private final PrintStream out;
+    private final int workers;
+    private final boolean processes;
+    private final byte[] secret;
+    private final Map<String, Object> figures = new LinkedHashMap<>();
+    private LocalCluster cluster;
+    private int step;
+
+    /**
+     * @param out       where the story goes.
+     * @param workers   number of workers.
+     * @param processes one JVM per worker.
+     * @param secret    cluster secret or null.
+     */
+    public Demo(final PrintStream out, final int workers, final boolean processes, final byte[] secret)
+    {
+        this.out = out;
+        this.workers = Math.max(1, workers);
+        this.processes = processes;
+        this.secret = secret;
+    }
+
+    /**
+     * @return process exit code: 0 when every step behaved as the memory model says.
+     */
+    public int run()
+    {
+        final long t0 = System.nanoTime();
+        boolean ok = true;
+        try (LocalCluster c = LocalCluster.builder().workers(workers).threadsPerWorker(2)
+            .memoryLimit(512 * MB).processes(processes).clusterSecret(secret).start())
+        {
+            cluster = c;
+            final double startMs = ms(t0);
+            figures.put("workers", workers);
+            figures.put("processes", processes);
+            figures.put("start_ms", round(startMs));
+            out.printf("Offgrid demo: a scheduler and %d %s workers started in %.0f ms.%n", workers,
+                processes ? "process" : "in-process", startMs);
+            out.println("Results live off-heap in each worker's block store; the numbers below are each worker's");
+            out.println("managed bytes, read after every step.");
+            final Client client = c.client();
+            memory("empty cluster");
+
+            // 1. scatter
+            section("scatter: put 8 MiB of doubles into cluster memory");
+            final double[] data = new double[1 << 20];
+            for (int i = 0; i < data.length; i++)
+            {
+                data[i] = i;
+            }
+            final GridFuture<double[]> scattered = client.scatter(data, ScatterOptions.options());
+            out.println("  one copy, on the worker with the most free memory (no lineage: it cannot be recomputed).");
+            settle(() -> total() >= 8 * MB);
+            memory("after scatter");
+            figures.put("scatter_bytes", total());
+
+            // 2. chain holding only its tip
+            section("a chain of 20 tasks, holding only its tip");
+            final SerializableFunction<double[], double[]> scale = a ->
+            {
+                final double[] r = new double[a.length];
+                for (int i = 0; i < a.length; i++)
+                {
+                    r[i] = a[i] * 1.01;
+                }
+                return r;
+            };
+            GridFuture<double[]> tip = client.submit(scale, scattered);
+            for (int i = 1; i < 20; i++)
+            {
+                final GridFuture<double[]> next = client.submit(scale, tip);
+                tip.release(); // the next task still needs it, so it stays until that task has run
+                tip = next;
+            }
+            tip.await(60, TimeUnit.SECONDS);
+            settle(() -> total() <= 17 * MB);
+            out.println("  each link was freed as soon as the next had run: only the scattered input and the tip remain.");
+            memory("after the chain");
+            figures.put("chain_bytes", total());
+            ok &= total() <= 17 * MB;
+
+            // 3. persist and keep working
+            section("persist a collection and keep working while it computes");
+            final Bag<Long> lazy = Bag.range(400_000, 8).map(x ->
+            {
+                long h = x;
+                for (int i = 0; i < 200; i++)
+                {
+                    h = h * 6364136223846793005L + 1442695040888963407L;
+                }
+                return h & 0xffff;
+            });
+            final long p0 = System.nanoTime();
+            final Bag<Long> persisted = client.persist(lazy);
+            final double persistMs = ms(p0);
+            final int side = client.submit((Integer x) -> x + 1, 41).get();
+            out.printf("  persist returned in %.2f ms; meanwhile another task answered %d.%n", persistMs, side);
+            figures.put("persist_return_ms", round(persistMs));
+            final List<GridFuture<?>> parts = new ArrayList<>();
+            for (var p : persisted.partitions())
+            {
+                parts.add(p.future());
+            }
+            client.waitAll(parts, 120, TimeUnit.SECONDS);
+            final double persistDoneMs = ms(p0);
+            out.printf("  all 8 partitions in memory after %.0f ms.%n", persistDoneMs);
+            memory("after persist");
+            final long withBag = total();
+            figures.put("persisted_bytes", withBag);
+
+            // 4. compute a small result
+            section("compute a small result (blocking; persists nothing)");
+            final Number sum = persisted.sum().compute();
+            out.printf("  sum = %s; the reduction's intermediates were freed as it went.%n", sum);
+            settle(() -> total() == withBag);
+            memory("after compute");
+            ok &= total() == withBag;
+
+            // 5. release and watch memory return
+            section("release the chain's tip and the scattered data");
+            tip.release();
+            scattered.release();
+            final long r0 = System.nanoTime();
+            settle(() -> total() <= withBag - 16 * MB);
+            final double releaseMs = ms(r0);
+            out.printf("  freed on the workers %.1f ms after release.%n", releaseMs);
+            figures.put("release_free_ms", round(releaseMs));
+            memory("after release");
+
+            // 6. two collections sharing data
+            section("two collections sharing keys: release one, then the other");
+            final Bag<Long> again = client.persist(lazy); // the same lazy graph: the same keys
+            final long bagBytes = total();
+            persisted.release();
+            settle(() -> false, 150);
+            out.println("  released the first: the second still points to the same keys, so nothing is freed.");
+            memory("after releasing one");
+            ok &= total() == bagBytes;
+            again.release();
+            settle(() -> total() == 0);
+            out.println("  released the second: nothing points to the keys any more.");
+            memory("after releasing both");
+            ok &= total() == 0;
+
+            // 7. cancel with dependents
+            section("cancel a task and everything depending on it");
+            final GridFuture<Long> slow = client.submit((Long ms) ->
+            {
+                try
+                {
+                    Thread.sleep(ms);
+                }
+                catch (final InterruptedException ex)
+                {
+                    Thread.currentThread().interrupt();
+                }
+                return ms;
+            }, 5_000L);
+            final GridFuture<Long> dep1 = client.submit((Long x) -> x + 1, slow);
+            final GridFuture<Long> dep2 = client.submit((Long x) -> x * 2, dep1);
+            Thread.sleep(100);
+            final long k0 = System.nanoTime();
+            client.cancel(List.of(slow), false);
+            dep2.await(10, TimeUnit.SECONDS);
+            out.printf("  cancelled in %.1f ms: %s=%s, %s=%s, %s=%s%n", ms(k0), slow.key(), slow.status(), dep1.key(),
+                dep1.status(), dep2.key(), dep2.status());
+            ok &= dep2.status() == FutureStatus.CANCELLED && dep1.status() == FutureStatus.CANCELLED;
+            memory("after cancel");
+
+            // 8. restart
+            section("restart: forget everything, clear every worker");
+            final Bag<Long> before = client.persist(Bag.range(100_000, 4));
+            for (var p : before.partitions())
+            {
+                p.future().await(30, TimeUnit.SECONDS);
+            }
+            memory("before restart");
+            final long s0 = System.nanoTime();
+            client.restart();
+            final double restartMs = ms(s0);
+            out.printf("  restart took %.1f ms; every future is now %s.%n", restartMs,
+                before.partitions().get(0).future().status());
+            figures.put("restart_ms", round(restartMs));
+            memory("after restart");
+            ok &= total() == 0;
+            final int after = client.submit((Integer x) -> x * 2, 21).get();
+            out.printf("  and the cluster works after it: 21 * 2 = %d.%n", after);
+        }
+        catch (final Exception ex)
+        {
+            ok = false;
+            out.println("demo failed: " + ex);
+            figures.put("error", String.valueOf(ex.getMessage()));
+        }
+        figures.put("ok", ok);
+        figures.put("total_ms", round(ms(t0)));
+        out.println(json(figures));
+        return ok ? 0 : 1;
+    }
+
+    private void section(final String title)
+    {
+        out.println();
+        out.printf("%d. %s%n", ++step, title);
+    }
+
+    private void memory(final String label)
+    {
+        final StringBuilder sb = new StringBuilder("  [").append(label).append("] ");
+        final List<LocalCluster.WorkerHandle> ws = cluster.workers();
+        for (int i = 0; i < ws.size(); i++)
+        {
+            final LocalCluster.WorkerHandle w = ws.get(i);
+            sb.append(i == 0 ? "" : " | ").append("worker ").append(w.id()).append(": ").append(human(w.managedBytes()));
+        }
+        out.println(sb);
+        @SuppressWarnings("unchecked")
+        final Map<String, Object> mem = (Map<String, Object>)figures.computeIfAbsent("managed_bytes", k -> new LinkedHashMap<>());
+        mem.put(label, total());
+    }
+
+    private long total()
+    {
+        long sum = 0;
+        for (final LocalCluster.WorkerHandle w : cluster.workers())
+        {
+            sum += w.managedBytes();
+        }
+        return sum;
+    }
+
+    private void settle(final BooleanSupplier done)
+    {
+        settle(done, processes ? 3_000 : 2_000);
+    }
+
+    private static void settle(final BooleanSupplier done, final long maxMs)
+    {
+        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(maxMs);
+        while (!done.getAsBoolean() && System.nanoTime() - deadline < 0)
+        {
+            try
+            {
+                Thread.sleep(1);
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private static double ms(final long t0)
+    {
+        return (System.nanoTime() - t0) / 1e6;
+    }
+
+    private static double round(final double v)
+    {
+        return Math.round(v * 100) / 100.0;
+    }
+
+    private static String human(final long bytes)
+    {
+        if (bytes < 1024)
+        {
+            return bytes + " B";
+        }
+        if (bytes < MB)
+        {
+            return String.format(Locale.ROOT, "%.1f KiB", bytes / 1024.0);
+        }
+        return String.format(Locale.ROOT, "%.1f MiB", bytes / (double)MB);
+    }
+
+    static String json(final Map<String, Object> map)
+    {
+        final StringBuilder sb = new StringBuilder("{");
+        boolean first = true;
+        for (final Map.Entry<String, Object> e : map.entrySet())
+        {
+            sb.append(first ? "" : ",").append('"').append(e.getKey()).append("\":");
+            first = false;
+            final Object v = e.getValue();
+            if (v instanceof Map)
+            {
+                @SuppressWarnings("unchecked")
+                final Map<String, Object> m = (Map<String, Object>)v;
+                sb.append(json(m));
+            }
+            else if (v instanceof Number || v instanceof Boolean)
+            {
+                sb.append(v);
+            }
+            else
+            {
+                sb.append('"').append(String.valueOf(v).replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
+            }
+        }
+        return sb.append('}').toString();
+    }
+}
