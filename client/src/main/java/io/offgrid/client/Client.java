@@ -277,18 +277,49 @@ public final class Client implements AutoCloseable
     }
 
     /**
-     * Run a function with options; the function is a {@link SerializableCallable}, {@link SerializableFunction}
-     * or {@link SerializableBiFunction} matching the number of arguments.
+     * Run {@code fn()} with options.
      *
      * @param fn      the function.
      * @param options key, workers, priority, retries, purity.
-     * @param args    values and futures.
      * @param <R>     result type.
      * @return a future to the result.
      */
-    public <R> GridFuture<R> submit(final Object fn, final SubmitOptions options, final Object... args)
+    public <R> GridFuture<R> submit(final SerializableCallable<R> fn, final SubmitOptions options)
     {
-        return submitAny(fn, options, args);
+        return submitAny(fn, options, new Object[0]);
+    }
+
+    /**
+     * Run {@code fn(arg)} with options.
+     *
+     * @param fn      the function.
+     * @param options key, workers, priority, retries, purity.
+     * @param arg     a value or a future.
+     * @param <T>     argument type.
+     * @param <R>     result type.
+     * @return a future to the result.
+     */
+    public <T, R> GridFuture<R> submit(final SerializableFunction<T, R> fn, final SubmitOptions options, final Object arg)
+    {
+        return submitAny(fn, options, new Object[]{arg});
+    }
+
+    /**
+     * Run {@code fn(a, b)} with options.
+     *
+     * @param fn      the function.
+     * @param options key, workers, priority, retries, purity.
+     * @param a       first argument (value or future).
+     * @param b       second argument (value or future).
+     * @param <T>     first type.
+     * @param <U>     second type.
+     * @param <R>     result type.
+     * @return a future to the result.
+     */
+    public <T, U, R> GridFuture<R> submit(
+        final SerializableBiFunction<T, U, R> fn, final SubmitOptions options, final Object a, final Object b)
+    {
+        return submitAny(fn, options, new Object[]{a, b});
     }
 
     @SuppressWarnings("unchecked")

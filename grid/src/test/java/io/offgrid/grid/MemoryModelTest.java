@@ -1,0 +1,261 @@
+package io.offgrid.grid;
+
+import io.offgrid.client.Bag;
+import io.offgrid.client.Client;
+import io.offgrid.client.FutureStatus;
+import io.offgrid.client.GridFuture;
+import io.offgrid.client.SubmitOptions;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static io.offgrid.grid.GridTests.MIB;
+import static io.offgrid.grid.GridTests.await;
+import static io.offgrid.grid.GridTests.total;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The rules of DESIGN.md over real Aeron (IPC, one shared driver) with in-process workers, asserting on the
+ * workers' real managed bytes and on whoHas.
+ */
+@Timeout(60)
+class MemoryModelTest
+{
+    private LocalCluster cluster;
+    private Client client;
+
+    @BeforeEach
+    void start()
+    {
+        cluster = LocalCluster.builder().workers(2).threadsPerWorker(2).memoryLimit(256L * MIB).start();
+        client = cluster.client();
+    }
+
+    @AfterEach
+    void stop()
+    {
+        cluster.close();
+    }
+
+    @Test
+    void futurePinsItsResultAndReleaseFreesItWithin100ms()
+    {
+        final double[] freeMs = new double[3];
+        for (int i = 0; i < freeMs.length; i++)
+        {
+            final GridFuture<long[]> f = client.submit((Long seed) -> GridTests.megabyte(seed), (long)i);
+            f.await(10, TimeUnit.SECONDS);
+            assertEquals(FutureStatus.FINISHED, f.status());
+            GridTests.sleep(200); // nothing frees a wanted key, however long it sits
+            assertTrue(total(cluster) >= MIB, "pinned by its future");
+            assertEquals(1, client.whoHas(List.of(f)).get(f.key()).length);
+            assertEquals(i, f.get()[0]);
+            f.release();
+            freeMs[i] = await(() -> total(cluster) == 0, 5_000, "free after release");
+        }
+        Arrays.sort(freeMs);
+        assertTrue(freeMs[1] <= 100, "median free after release " + freeMs[1] + " ms");
+    }
+
+    @Test
+    void chainHoldingOnlyItsTipFreesTheMiddle()
+    {
+        GridFuture<long[]> tip = client.submit((Long seed) -> GridTests.megabyte(seed), 1L);
+        for (int i = 0; i < 10; i++)
+        {
+            final GridFuture<long[]> next = client.submit((long[] a) ->
+            {
+                final long[] r = a.clone();
+                r[0]++;
+                return r;
+            }, tip);
+            tip.release();
+            tip = next;
+        }
+        assertEquals(11, tip.get()[0]);
+        final long tipBytes = client.nbytes(List.of(tip)).get(tip.key());
+        assertTrue(tipBytes > MIB);
+        await(() -> total(cluster) == tipBytes, 5_000, "only the tip in memory");
+        assertEquals(11, client.info().taskCount(), "the scheduler keeps the lineage (records, not data)");
+        tip.release();
+        await(() -> total(cluster) == 0, 5_000, "nothing left");
+        await(() -> client.info().taskCount() == 0, 5_000, "lineage forgotten with the last reference");
+    }
+
+    @Test
+    void persistReturnsBeforeASlowGraphFinishes()
+    {
+        final Bag<Long> slow = Bag.range(8, 4).map(x -> GridTests.sleepy(300) * 0 + x);
+        final long t0 = System.nanoTime();
+        final Bag<Long> persisted = client.persist(slow);
+        final double returnMs = (System.nanoTime() - t0) / 1e6;
+        assertTrue(returnMs < 250, "persist returned after " + returnMs + " ms");
+        assertTrue(persisted.partitions().stream().anyMatch(p -> p.future().status() == FutureStatus.PENDING));
+        for (var p : persisted.partitions())
+        {
+            assertEquals(FutureStatus.PENDING.ordinal() + 1, p.future().await(20, TimeUnit.SECONDS).status().ordinal());
+        }
+        assertEquals(List.of(0L, 1L, 2L, 3L, 4L, 5L, 6L, 7L), persisted.compute());
+        assertTrue(total(cluster) > 0, "persisted partitions stay");
+        persisted.release();
+        await(() -> total(cluster) == 0, 5_000, "released bag freed");
+    }
+
+    @Test
+    void blockingComputePersistsNothing()
+    {
+        final List<Long> squares = Bag.range(1000, 4).map(x -> x * x).filter(x -> x % 2 == 0).compute();
+        assertEquals(500, squares.size());
+        assertEquals(4L, squares.get(1));
+        assertEquals(Long.valueOf(166_167_000L), Bag.range(1000, 4).map(x -> x * x).filter(x -> x % 2 == 0)
+            .sum().compute());
+        await(() -> total(cluster) == 0 && client.info().taskCount() == 0, 5_000, "nothing persisted");
+    }
+
+    @Test
+    void twoCollectionsSharingKeys()
+    {
+        final Bag<long[]> lazy = Bag.range(4, 4).map(x -> GridTests.megabyte(x));
+        final Bag<long[]> first = client.persist(lazy);
+        final Bag<long[]> second = client.persist(lazy);
+        client.waitAll(futures(second));
+        final long bytes = client.nbytes(futures(second)).values().stream().mapToLong(Long::longValue).sum();
+        await(() -> total(cluster) == bytes, 5_000, "the 4 partitions in memory, intermediates freed");
+        assertTrue(bytes < 5L * MIB, "shared keys stored once: " + bytes);
+        first.release();
+        GridTests.sleep(200);
+        assertEquals(bytes, total(cluster), "the other collection still points to the keys");
+        second.release();
+        await(() -> total(cluster) == 0, 5_000, "released both: freed");
+    }
+
+    @Test
+    void twoClientsWantingOneKey()
+    {
+        try (Client other = cluster.client())
+        {
+            final SubmitOptions opts = SubmitOptions.options().key("shared-key");
+            final GridFuture<long[]> a = client.submit((Long s) -> GridTests.megabyte(s), opts, 5L);
+            final GridFuture<long[]> b = other.submit((Long s) -> GridTests.megabyte(s), opts, 5L);
+            assertEquals(5L, a.get()[0]);
+            assertEquals(5L, b.get()[0]);
+            final long bytes = total(cluster);
+            assertTrue(bytes >= MIB && bytes < 2L * MIB, "one copy: " + bytes);
+            a.release();
+            GridTests.sleep(200);
+            assertEquals(bytes, total(cluster), "the other client still wants it");
+            b.release();
+            await(() -> total(cluster) == 0, 5_000, "both released");
+        }
+    }
+
+    @Test
+    void manyFuturesForOneKeyCountAsOneWant()
+    {
+        final SubmitOptions opts = SubmitOptions.options().key("same");
+        final GridFuture<long[]> a = client.submit((Long s) -> GridTests.megabyte(s), opts, 1L);
+        final GridFuture<long[]> b = client.submit((Long s) -> GridTests.megabyte(s), opts, 1L);
+        a.await(10, TimeUnit.SECONDS);
+        a.release();
+        GridTests.sleep(200);
+        assertTrue(total(cluster) >= MIB, "b still holds the key");
+        assertEquals(1L, b.get()[0]);
+        b.close();
+        await(() -> total(cluster) == 0, 5_000, "last future closed");
+    }
+
+    @Test
+    void garbageCollectedFutureReleases()
+    {
+        submitAndForget();
+        await(() -> total(cluster) >= MIB, 5_000, "result in memory");
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (total(cluster) != 0 && System.nanoTime() < deadline)
+        {
+            System.gc();
+            GridTests.sleep(20);
+        }
+        assertEquals(0, total(cluster), "a future that became garbage released its key");
+        assertEquals(0, client.wantedKeyCount());
+    }
+
+    private void submitAndForget()
+    {
+        final GridFuture<long[]> f = client.submit((Long s) -> GridTests.megabyte(s), 3L);
+        f.await(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void cancelKillsDependentsAndWorkersKeepRunning()
+    {
+        final GridFuture<Long> slow = client.submit((Long ms) -> GridTests.sleepy(ms), 10_000L);
+        final GridFuture<Long> dep = client.submit((Long x) -> x + 1, slow);
+        final GridFuture<Long> dep2 = client.submit((Long x, Long y) -> x + y, dep, 5L);
+        GridTests.sleep(100);
+        client.cancel(List.of(slow), false);
+        assertEquals(FutureStatus.CANCELLED, slow.status());
+        assertEquals(FutureStatus.CANCELLED, dep.await(5, TimeUnit.SECONDS).status());
+        assertEquals(FutureStatus.CANCELLED, dep2.await(5, TimeUnit.SECONDS).status());
+        assertEquals(7, client.submit((Integer x) -> x + 1, 6).get());
+        await(() -> total(cluster) <= 64, 5_000, "nothing but the small result");
+    }
+
+    @Test
+    void restartClearsEverythingAndTheClusterWorksAfter()
+    {
+        final Bag<long[]> bag = client.persist(Bag.range(4, 4).map(x -> GridTests.megabyte(x)));
+        client.waitAll(futures(bag));
+        final GridFuture<Long> running = client.submit((Long ms) -> GridTests.sleepy(ms), 10_000L);
+        GridTests.sleep(50);
+        assertTrue(total(cluster) >= 4L * MIB);
+        final long t0 = System.nanoTime();
+        client.restart();
+        final double restartMs = (System.nanoTime() - t0) / 1e6;
+        System.out.println("restart (in-process, 2 workers): " + restartMs + " ms");
+        assertEquals(0, total(cluster));
+        await(() -> running.status() == FutureStatus.CANCELLED, 5_000, "running task cancelled by restart");
+        for (var p : bag.partitions())
+        {
+            assertEquals(FutureStatus.CANCELLED, p.future().status());
+        }
+        assertEquals(0, client.info().taskCount());
+        assertEquals(42, client.submit((Integer x) -> x * 2, 21).get());
+        assertEquals(List.of(0L, 1L, 2L), Bag.range(3, 2).compute());
+    }
+
+    @Test
+    void taskNeedingDataOnAnotherWorkerCopiesItAndBothKeepACopy()
+    {
+        final long[] ids = cluster.workerIds();
+        final GridFuture<long[]> x = client.scatter(GridTests.megabyte(9), io.offgrid.client.ScatterOptions.options()
+            .workers(ids[0]));
+        assertArrayEquals(new long[]{ids[0]}, client.whoHas(List.of(x)).get(x.key()));
+        final GridFuture<Long> y = client.submit((long[] a) -> a[0] * 2, SubmitOptions.options().workers(ids[1]), x);
+        assertEquals(18L, y.get());
+        final long[] holders = client.whoHas(List.of(x)).get(x.key());
+        Arrays.sort(holders);
+        assertArrayEquals(ids, holders, "the worker that fetched keeps its copy");
+        assertTrue(GridTests.bytesOn(cluster, ids[0]) >= MIB && GridTests.bytesOn(cluster, ids[1]) >= MIB);
+        x.release();
+        y.release();
+        await(() -> total(cluster) == 0, 5_000, "all copies freed");
+    }
+
+    static List<GridFuture<?>> futures(final Bag<?> bag)
+    {
+        final ArrayList<GridFuture<?>> list = new ArrayList<>();
+        for (var p : bag.partitions())
+        {
+            list.add(p.future());
+        }
+        return list;
+    }
+}
