@@ -2253,15 +2253,9 @@ public final class Scheduler implements AutoCloseable
     {
         if (t.dependencies.length == 0 && null == t.allowedWorkers)
         {
-            final WorkerState w = mostOpenSlots();
-            if (null != w)
-            {
-                assign(t, w);
-            }
-            else
-            {
-                transition(t, QUEUED);
-            }
+            // Root tasks always pass through the queue; settle() then hands them to free slots highest priority
+            // first, so a high-priority task is not left behind lower ones that became ready before it.
+            transition(t, QUEUED);
         }
         else
         {

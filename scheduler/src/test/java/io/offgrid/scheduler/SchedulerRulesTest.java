@@ -564,10 +564,12 @@ class SchedulerRulesTest
     void queuedTasksLeaveInPriorityOrder()
     {
         workers(1, 1);
-        graph.clear().task("block1", FN).task("block2", FN).task("low", FN).priority(-5)
-            .task("high", FN).priority(10).task("mid", FN)
-            .want("block1").want("block2").want("low").want("high").want("mid");
+        graph.clear().task("block1", FN).task("block2", FN).want("block1").want("block2");
         s.submitGraph(C1, graph);
+        graph.clear().task("low", FN).priority(-5).task("high", FN).priority(10).task("mid", FN)
+            .want("low").want("high").want("mid");
+        s.submitGraph(C1, graph);
+        assertEquals(3, s.queuedCount());
         sink.take();
         finish(1, "block1", 1);
         finish(1, "block2", 1);
@@ -579,6 +581,22 @@ class SchedulerRulesTest
             order.add(c.key);
         }
         assertEquals(List.of("high", "mid", "low"), order);
+    }
+
+    @Test
+    void aHighPriorityRootTaskIsNotLeftBehindLowerOnesSubmittedBeforeItInTheSameGraph()
+    {
+        workers(1, 1);
+        graph.clear().task("low0", FN).task("low1", FN).task("low2", FN).task("high", FN).priority(10)
+            .want("low0").want("low1").want("low2").want("high");
+        s.submitGraph(C1, graph);
+        final List<String> sent = new ArrayList<>();
+        for (final Cmd c : sink.of(Kind.COMPUTE))
+        {
+            sent.add(c.key);
+        }
+        assertEquals(List.of("high", "low0"), sent, "ceil(1 x 1.1) = 2 slots, highest priority first");
+        assertEquals(TaskState.QUEUED, s.taskState("low2"));
     }
 
     @Test
