@@ -56,7 +56,8 @@ public interface BlockListener
      *
      * @param peerId     node id of the receiver.
      * @param transferId id returned by {@link TransportNode#sendBlock}.
-     * @param status     why: CANCELLED, REFUSED, CHECKSUM_MISMATCH, MALFORMED, RECEIVER_LOST.
+     * @param status     why: CANCELLED (by either side, or this node closed), REFUSED, CHECKSUM_MISMATCH, MALFORMED,
+     *                   RECEIVER_LOST.
      */
     default void onBlockSendFailed(final long peerId, final long transferId, final BlockStatus status)
     {

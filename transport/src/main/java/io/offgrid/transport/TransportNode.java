@@ -492,8 +492,9 @@ public final class TransportNode implements Agent, AutoCloseable
     }
 
     /**
-     * Leaves the cluster: tells open peers goodbye, frees partial incoming blocks through the allocator,
-     * closes the Aeron client and the embedded driver, whose directory is deleted.
+     * Leaves the cluster: tells open peers goodbye, frees partial incoming blocks through the allocator, ends
+     * unfinished outgoing transfers with {@link BlockListener#onBlockSendFailed} (CANCELLED), closes the Aeron
+     * client and the embedded driver, whose directory is deleted.
      */
     public void close()
     {
@@ -525,6 +526,15 @@ public final class TransportNode implements Agent, AutoCloseable
                 }
                 peer.inbound.values().forEach((t) -> freeDestination(t));
                 peer.inbound.clear();
+                // Every outgoing transfer ends with exactly one callback: its source owner may release it now.
+                for (final OutboundTransfer t : peer.outbound)
+                {
+                    if (t.state != OutboundTransfer.ABORT)
+                    {
+                        sendFailed(peer, t, BlockStatus.CANCELLED);
+                    }
+                }
+                peer.outbound.clear();
             });
         if (null != driverInvoker)
         {

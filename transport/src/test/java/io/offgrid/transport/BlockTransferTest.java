@@ -175,6 +175,21 @@ class BlockTransferTest
     }
 
     @Test
+    void closingTheSenderEndsItsTransferWithOneCallback()
+    {
+        prepare(512L * 1024 * 1024, 5);
+        start(false);
+        final long id = send(a, 2, 512L * 1024 * 1024, 5);
+        Nodes.await("started", () -> b.counters().bytesReceived() > 0, 10_000, a, b);
+        a.close();
+        // The source memory's owner waits for exactly one of onBlockSent / onBlockSendFailed per transfer.
+        assertEquals(List.of(id), ea.sendFailed.stream().map(Events.Failed::transferId).toList());
+        assertTrue(ea.sendFailed.stream().allMatch((f) -> f.status() == BlockStatus.CANCELLED), ea.sendFailed.toString());
+        assertTrue(ea.sent.isEmpty());
+        Nodes.await("receiver freed the partial block", () -> eb.receiveFailed.size() == 1 && allocB.outstandingBytes() == 0, 10_000, b);
+    }
+
+    @Test
     void closingMidTransferFreesThePartialBlockAndTheSenderIsTold()
     {
         prepare(512L * 1024 * 1024, 5);
