@@ -574,6 +574,10 @@ public final class TransportNode implements Agent, AutoCloseable
         while (System.nanoTime() < deadline && peers.get(peer.id) == peer)
         {
             invokeAeron();
+            if (peers.get(peer.id) != peer)
+            {
+                break; // lost while we waited (image gone): its queue is gone too, so refuse rather than re-create it
+            }
             drainPending(peer);
             if (enqueue(peer, buffer, offset, length))
             {
@@ -582,8 +586,8 @@ public final class TransportNode implements Agent, AutoCloseable
             idle.idle();
         }
         counters.sendsRejected++;
-        LOG.log(System.Logger.Level.WARNING, "send to " + peer + " rejected: queue full for " +
-            TimeUnit.NANOSECONDS.toMillis(ctx.sendTimeoutNs) + " ms");
+        LOG.log(System.Logger.Level.WARNING, "send to " + peer + " rejected: " + (peers.get(peer.id) != peer ?
+            "peer lost while the message waited" : "queue full for " + TimeUnit.NANOSECONDS.toMillis(ctx.sendTimeoutNs) + " ms"));
         return false;
     }
 

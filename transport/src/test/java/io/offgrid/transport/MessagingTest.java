@@ -2,6 +2,7 @@ package io.offgrid.transport;
 
 import io.aeron.Aeron;
 import io.aeron.ExclusivePublication;
+import io.aeron.driver.ThreadingMode;
 import io.offgrid.transport.protocol.MessageHeaderDecoder;
 import io.offgrid.transport.protocol.WorkerHeartbeatDecoder;
 import org.agrona.CloseHelper;
@@ -265,6 +266,42 @@ class MessagingTest
             decoder.wrap(new UnsafeBuffer(eb.messages.get(i).bytes()), 8, WorkerHeartbeatDecoder.BLOCK_LENGTH, 1);
             assertEquals(i, decoder.timestampNs());
         }
+    }
+
+    @Test
+    void aSendWaitingOnAFullQueueWhenThePeerIsLostIsRefusedNotSwallowed()
+    {
+        final boolean[] lost = new boolean[1];
+        final TransportNode a = launch(Nodes.context(1, new Events(new TrackingAllocator()), new TrackingAllocator())
+            .driverContext(new TransportDriver.Context().threadingMode(ThreadingMode.INVOKER)
+                .imageLivenessTimeoutNs(TimeUnit.MILLISECONDS.toNanos(300)))
+            .controlTermLength(64 * 1024).maxQueuedBytesPerPeer(64 * 1024).sendTimeoutNs(TimeUnit.SECONDS.toNanos(5))
+            .peerListener(new PeerListener()
+            {
+                public void onPeerLost(final long peerId, final String reason, final int droppedMessages)
+                {
+                    lost[0] = true;
+                }
+            }));
+        final TransportNode b = launch(Nodes.context(2, new Events(new TrackingAllocator()), new TrackingAllocator()));
+        a.addPeer(2, b.endpoint());
+        Nodes.await("joined", () -> a.isJoined(2) && b.isJoined(1), 10_000, a, b);
+
+        // b stops: a's publication pushes back, a's queue fills, and the send that finds it full waits while a's
+        // driver drops b's silent image and the peer is lost. That send must not report the message accepted.
+        final UnsafeBuffer big = new UnsafeBuffer(new byte[4096]);
+        final int length = Nodes.heartbeat(big, 1);
+        for (int i = 0; i < 10_000; i++)
+        {
+            final boolean accepted = a.send(2, big, 0, length);
+            assertFalse(accepted && lost[0], "message " + i + " accepted by a peer lost during the send");
+            if (!accepted)
+            {
+                break;
+            }
+        }
+        assertTrue(lost[0], "peer lost while a send waited");
+        assertEquals(1, a.counters().sendsRejected());
     }
 
     @Test
