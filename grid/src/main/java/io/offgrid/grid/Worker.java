@@ -451,6 +451,17 @@ public final class Worker implements AutoCloseable
     }
 
     /**
+     * @return how many distinct functions were shipped to this worker (each once, however many tasks use it).
+     */
+    public int functionCount()
+    {
+        synchronized (functionCode)
+        {
+            return functionCode.size();
+        }
+    }
+
+    /**
      * @return whether the scheduler accepted the registration.
      */
     public boolean isRegistered()
