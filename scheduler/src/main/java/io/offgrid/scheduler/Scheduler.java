@@ -1145,7 +1145,9 @@ public final class Scheduler implements AutoCloseable
         {
             addHolder(t, w);
         }
-        if (null != done && done.move && t.hasHolder(done.from) && t.holderCount > 1)
+        // A move drops the sender's copy only if that leaves the declared replication (a replicate after the
+        // move started may have counted the new copy as one of its n).
+        if (null != done && done.move && t.hasHolder(done.from) && t.holderCount > Math.max(1, t.replication))
         {
             removeHolder(t, done.from);
             sink.dropReplica(done.from.id, key);

@@ -727,6 +727,24 @@ class SchedulerRulesTest
     }
 
     @Test
+    void aRebalanceMoveCompletingAfterReplicateDoesNotTakeTheKeyBelowItsReplication()
+    {
+        workers(2, 1);
+        for (int i = 0; i < 8; i++)
+        {
+            s.dataScattered(C1, "k" + i, 50, 1);
+        }
+        assertTrue(s.rebalance(null, null) > 0);
+        final Cmd move = sink.of(Kind.COPY).get(0);
+        assertEquals(2, move.worker);
+        sink.take();
+        s.replicate(move.key, 2, null);
+        s.replicaAdded(2, move.key);
+        assertFalse(sink.has(Kind.DROP, 1, move.key), "the move became the second copy: " + sink.commands);
+        assertEquals(2, s.whoHas(move.key).length);
+    }
+
+    @Test
     void aFailedReplicationCopyIsRetried()
     {
         workers(3, 1);
