@@ -1717,7 +1717,7 @@ public final class Client implements AutoCloseable
                     continue;
                 }
                 final long requestId = nextRequestId.getAndIncrement();
-                pending.put(requestId, new Pending()
+                final Pending fetchPending = new Pending()
                 {
                     void onDone(final RequestDoneDecoder d)
                     {
@@ -1736,7 +1736,9 @@ public final class Client implements AutoCloseable
                         pending.remove(requestId);
                         next();
                     }
-                });
+                };
+                fetchPending.awaitedNode = holder;
+                pending.put(requestId, fetchPending);
                 final FetchKeyEncoder e = new FetchKeyEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
                     .requestId(requestId).key(key);
                 if (node.send(holder, out, 0, MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength()))
@@ -1752,6 +1754,9 @@ public final class Client implements AutoCloseable
     /** What a request id waits for; agent thread only. */
     private abstract static class Pending
     {
+        /** The node that must answer (a fetch's holder), or -1: failed if that node is lost. */
+        long awaitedNode = -1;
+
         void onLocations(final KeyLocationsDecoder d)
         {
         }
@@ -1897,6 +1902,13 @@ public final class Client implements AutoCloseable
         public void onPeerLost(final long peerId, final String reason, final int droppedMessages)
         {
             addedPeers.remove(peerId);
+            for (final Pending p : new ArrayList<>(pending.values()))
+            {
+                if (p.awaitedNode == peerId)
+                {
+                    p.fail(new GridException("node " + peerId + " was lost: " + reason));
+                }
+            }
             if (peerId == GridProtocol.SCHEDULER_NODE_ID && !closed)
             {
                 final GridException ex = new GridException("the scheduler at " + config.schedulerAddress() +

@@ -104,6 +104,7 @@ class ProcessClusterTest
             assertEquals(FutureStatus.LOST, onlyThere.status());
             assertTrue(lost.getMessage().contains(onlyThere.key()), lost.getMessage());
             System.out.println("SIGKILL detected and scattered key reported LOST after " + detectMs + " ms");
+            assertTrue(detectMs < 10_000, "loss noticed within the 2 s peer timeout plus slack: " + detectMs + " ms");
 
             assertEquals(12L, replicated.get()[0], "a replicated scatter survives");
             final List<Object> values = new ArrayList<>();
