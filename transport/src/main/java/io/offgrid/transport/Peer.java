@@ -21,6 +21,8 @@ final class Peer
     static final int OUT_RESPONSE_PENDING = 2;
     static final int OUT_RESPONSE_SENT = 3;
     static final int OUT_OPEN = 4;
+    /** A contender for the id of a joined peer: answers the handshake, starts its own only once it replaced the peer. */
+    static final int OUT_DEFERRED = 5;
 
     final long id;
     final long createdNs;

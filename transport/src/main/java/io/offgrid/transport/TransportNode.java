@@ -85,6 +85,8 @@ public final class TransportNode implements Agent, AutoCloseable
 
     private final Long2ObjectHashMap<Peer> peers = new Long2ObjectHashMap<>();
     private final Int2ObjectHashMap<Peer> sessionToPeer = new Int2ObjectHashMap<>();
+    /** Hellos claiming the id of a peer joined on another session: one replaces the peer once it passes the handshake. */
+    private final Long2ObjectHashMap<Peer> contenders = new Long2ObjectHashMap<>();
     private final Int2ObjectHashMap<MessageHandler> handlers;
     private final ArrayList<Peer> peerList = new ArrayList<>();
     private final ArrayList<Peer> lostScratch = new ArrayList<>();
@@ -488,6 +490,10 @@ public final class TransportNode implements Agent, AutoCloseable
                 work += progress(peer);
             }
         }
+        if (!contenders.isEmpty())
+        {
+            work += progressContenders();
+        }
         return work;
     }
 
@@ -547,6 +553,8 @@ public final class TransportNode implements Agent, AutoCloseable
         }
         peers.values().forEach(Peer::closePublications);
         peers.clear();
+        contenders.values().forEach(Peer::closePublications);
+        contenders.clear();
         CloseHelper.quietClose(aeron);
         CloseHelper.quietClose(embeddedDriver);
     }
@@ -725,6 +733,30 @@ public final class TransportNode implements Agent, AutoCloseable
             if (!peer.outbound.isEmpty())
             {
                 work += progressTransfers(peer);
+            }
+        }
+        return work;
+    }
+
+    private int progressContenders()
+    {
+        int work = 0;
+        peerList.clear();
+        contenders.values().forEach(collectPeer);
+        for (int i = 0, n = peerList.size(); i < n; i++)
+        {
+            final Peer contender = peerList.get(i);
+            if (nowNs - contender.createdNs > ctx.handshakeTimeoutNs)
+            {
+                contenders.remove(contender.id);
+                contender.closePublications();
+                LOG.log(System.Logger.Level.WARNING, "node " + ctx.nodeId + ": a node claiming to be " + contender +
+                    " did not complete the handshake; the joined node of that id stays");
+                work++;
+            }
+            else if (null != contender.controlPub && contender.controlPub.isConnected())
+            {
+                work += progressHandshake(contender);
             }
         }
         return work;
@@ -1047,20 +1079,37 @@ public final class TransportNode implements Agent, AutoCloseable
             return;
         }
         Peer peer = peers.get(peerId);
-        if (null == peer && peers.size() >= ctx.maxPeers)
+        final boolean contender = null != peer && peer.inboundAuthenticated() && peer.inSession != session;
+        if (contender)
         {
-            counters.handshakesRefused++;
-            badInput(null, session, "refused a Hello: already " + peers.size() + " peers");
-            return;
+            // A restart of that node, or an impostor: it replaces the joined peer only once it passes the handshake
+            // (onResponse), so a Hello alone evicts nobody.
+            peer = contenders.get(peerId);
+            if (null == peer)
+            {
+                if (contenders.size() >= ctx.maxPeers)
+                {
+                    counters.handshakesRefused++;
+                    badInput(null, session, "refused a Hello: already " + contenders.size() + " contenders");
+                    return;
+                }
+                peer = new Peer(peerId, nowNs);
+                peer.outState = Peer.OUT_DEFERRED;
+                contenders.put(peerId, peer);
+            }
         }
-        if (null != peer && peer.inboundAuthenticated() && peer.inSession != session)
+        else
         {
-            lose(peer, "it reconnected");
-            peer = null;
-        }
-        if (null == peer)
-        {
-            peer = newPeer(peerId);
+            if (null == peer && peers.size() >= ctx.maxPeers)
+            {
+                counters.handshakesRefused++;
+                badInput(null, session, "refused a Hello: already " + peers.size() + " peers");
+                return;
+            }
+            if (null == peer)
+            {
+                peer = newPeer(peerId);
+            }
         }
         peer.endpoint = peerEndpoint;
         peer.driverKey = peerDriverKey;
@@ -1085,7 +1134,14 @@ public final class TransportNode implements Agent, AutoCloseable
             }
             catch (final RuntimeException ex)
             {
-                peers.remove(peer.id);
+                if (contender)
+                {
+                    contenders.remove(peer.id);
+                }
+                else
+                {
+                    peers.remove(peer.id);
+                }
                 peer.closePublications();
                 throw ex;
             }
@@ -1127,10 +1183,15 @@ public final class TransportNode implements Agent, AutoCloseable
     private void onResponse(final int session, final HandshakeResponseDecoder response)
     {
         final long peerId = response.nodeId();
-        final Peer peer = peers.get(peerId);
-        if (null == peer || !peer.awaitingResponse)
+        Peer peer = peers.get(peerId);
+        final boolean contender = null == peer || !peer.awaitingResponse;
+        if (contender)
         {
-            return;
+            peer = contenders.get(peerId);
+            if (null == peer || !peer.awaitingResponse)
+            {
+                return;
+            }
         }
         response.getMac(macScratch, 0, Handshake.MAC_LENGTH);
         final byte[] expected = new byte[Handshake.MAC_LENGTH];
@@ -1146,9 +1207,34 @@ public final class TransportNode implements Agent, AutoCloseable
             refusedEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).nodeId(ctx.nodeId).reason("refused by node " + ctx.nodeId + ": " + reason);
             offerHandshake(peer, encoded(refusedEncoder.encodedLength()));
             peer.refusal = "refused: " + reason;
-            peers.remove(peer.id);
+            if (contender)
+            {
+                contenders.remove(peerId);
+            }
+            else
+            {
+                peers.remove(peer.id);
+            }
             peer.closePublications();
             return;
+        }
+        if (contender)
+        {
+            contenders.remove(peerId);
+            final Peer old = peers.get(peerId);
+            if (null != old)
+            {
+                lose(old, "it reconnected");
+            }
+            final Peer readded = peers.get(peerId);
+            if (null != readded)
+            {
+                // a listener called addPeer from onPeerLost: the contender, which proved itself, takes its place
+                readded.closePublications();
+            }
+            peers.put(peerId, peer);
+            peer.outState = Peer.OUT_CONNECTING;
+            peer.lastConnectedNs = nowNs;
         }
         peer.inSession = session;
         sessionToPeer.put(session, peer);

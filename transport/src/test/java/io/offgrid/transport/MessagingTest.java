@@ -3,7 +3,9 @@ package io.offgrid.transport;
 import io.aeron.Aeron;
 import io.aeron.ExclusivePublication;
 import io.aeron.driver.ThreadingMode;
+import io.offgrid.transport.protocol.HelloEncoder;
 import io.offgrid.transport.protocol.MessageHeaderDecoder;
+import io.offgrid.transport.protocol.MessageHeaderEncoder;
 import io.offgrid.transport.protocol.WorkerHeartbeatDecoder;
 import org.agrona.CloseHelper;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -164,6 +166,66 @@ class MessagingTest
         assertFalse(bad.isJoined(2));
         assertFalse(none.isJoined(2));
         assertFalse(b.isJoined(3));
+    }
+
+    @Test
+    void aHelloClaimingAJoinedPeersIdEvictsNothingWithoutTheSecret()
+    {
+        final byte[] secret = "correct horse battery staple".getBytes(StandardCharsets.UTF_8);
+        final Events ea = new Events(new TrackingAllocator());
+        final Events eb = new Events(new TrackingAllocator());
+        final TransportNode a = launch(Nodes.context(1, ea, new TrackingAllocator()).clusterSecret(secret));
+        final TransportNode b = launch(Nodes.context(2, eb, new TrackingAllocator()).clusterSecret(secret));
+        a.addPeer(2, b.endpoint());
+        Nodes.await("joined", () -> a.isJoined(2) && b.isJoined(1), 10_000, a, b);
+
+        // Anyone who can reach b's endpoint can send a Hello naming node 1; only the handshake may make it node 1.
+        final TransportDriver rawDriver = TransportDriver.launch(new TransportDriver.Context());
+        closeables.add(rawDriver);
+        final Aeron raw = Aeron.connect(new Aeron.Context().aeronDirectoryName(rawDriver.aeronDirectoryName()));
+        closeables.add(raw);
+        final ExclusivePublication pub = raw.addExclusivePublication("aeron:udp?endpoint=" + b.endpoint(), 1001);
+        Nodes.await("raw connected", pub::isConnected, 10_000, a, b);
+        final UnsafeBuffer hello = new UnsafeBuffer(new byte[512]);
+        final HelloEncoder encoder = new HelloEncoder().wrapAndApplyHeader(hello, 0, new MessageHeaderEncoder())
+            .nodeId(1).ipcControlStreamId(0x2000_0000).ipcBulkStreamId(0x2000_0001)
+            .putNonce(new byte[16], 0, 16).endpoint("127.0.0.1:9").driverKey("impostor");
+        final int helloLength = MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
+        while (pub.offer(hello, 0, helloLength) < 0)
+        {
+            a.doWork();
+            b.doWork();
+        }
+        Nodes.run(500, a, b);
+        assertEquals(List.of(), eb.lost, "b kept node 1");
+        assertTrue(b.isJoined(1) && a.isJoined(2));
+        b.send(1, buffer, 0, Nodes.heartbeat(buffer, 3));
+        Nodes.await("b still talks to the real node 1", () -> ea.messages.size() == 1, 5_000, a, b);
+        Nodes.run(1800, a, b); // past the handshake timeout: the impostor's attempt is dropped, node 1 stays
+        assertEquals(List.of(), eb.lost);
+        assertTrue(b.isJoined(1));
+    }
+
+    @Test
+    void aRestartedNodeWithTheSameIdReplacesItsOldSelfOnceItPassesTheHandshake()
+    {
+        final byte[] secret = "correct horse battery staple".getBytes(StandardCharsets.UTF_8);
+        final Events eb = new Events(new TrackingAllocator());
+        final TransportNode old = launch(Nodes.context(1, new Events(new TrackingAllocator()), new TrackingAllocator()).clusterSecret(secret));
+        final TransportNode b = launch(Nodes.context(2, eb, new TrackingAllocator()).clusterSecret(secret)
+            .peerTimeoutNs(TimeUnit.SECONDS.toNanos(10)));
+        old.addPeer(2, b.endpoint());
+        Nodes.await("joined", () -> old.isJoined(2) && b.isJoined(1), 10_000, old, b);
+
+        // The old incarnation stops (as if killed: no goodbye, still within b's peer timeout); a new one with its id joins.
+        final Events ea = new Events(new TrackingAllocator());
+        final TransportNode restarted = launch(Nodes.context(1, ea, new TrackingAllocator()).clusterSecret(secret));
+        restarted.addPeer(2, b.endpoint());
+        Nodes.await("restarted node joined", () -> restarted.isJoined(2) && b.isJoined(1) && eb.lost.size() == 1, 10_000, restarted, b);
+        assertTrue(eb.lost.get(0).contains("reconnected"), eb.lost.toString());
+        b.send(1, buffer, 0, Nodes.heartbeat(buffer, 4));
+        restarted.send(2, buffer, 0, Nodes.heartbeat(buffer, 5));
+        Nodes.await("both ways", () -> ea.messages.size() == 1 && eb.messages.size() == 1, 5_000, restarted, b);
     }
 
     @Test
