@@ -270,6 +270,8 @@ public final class Scheduler implements AutoCloseable
         final WorkerState from;
         final WorkerState to;
         final boolean move;
+        /** A replicate lowered n while the copy was in flight: drop it when it lands. */
+        boolean cancelled;
 
         PendingCopy(final TaskRecord task, final WorkerState from, final WorkerState to, final boolean move)
         {
@@ -1141,6 +1143,14 @@ public final class Scheduler implements AutoCloseable
             sink.freeKey(workerId, key);
             return;
         }
+        if (null != done && done.cancelled)
+        {
+            if (!t.hasHolder(w))
+            {
+                sink.dropReplica(workerId, key);
+            }
+            return;
+        }
         if (!t.hasHolder(w))
         {
             addHolder(t, w);
@@ -1314,7 +1324,8 @@ public final class Scheduler implements AutoCloseable
         int have = 0;
         for (final WorkerState w : allowed)
         {
-            if (t.hasHolder(w) || hasPendingCopy(t, w))
+            final PendingCopy p;
+            if (t.hasHolder(w) || (null != (p = pendingCopy(t, w)) && !p.cancelled))
             {
                 have++;
             }
@@ -1329,10 +1340,19 @@ public final class Scheduler implements AutoCloseable
                 {
                     break;
                 }
-                if (!t.hasHolder(w) && !hasPendingCopy(t, w))
+                if (!t.hasHolder(w))
                 {
-                    startCopy(t, w, false);
-                    have++;
+                    final PendingCopy p = pendingCopy(t, w);
+                    if (null == p)
+                    {
+                        startCopy(t, w, false);
+                        have++;
+                    }
+                    else if (p.cancelled)
+                    {
+                        p.cancelled = false;
+                        have++;
+                    }
                 }
             }
         }
@@ -1340,6 +1360,16 @@ public final class Scheduler implements AutoCloseable
         {
             allowed.sort((a, b) -> a.managedBytes != b.managedBytes ?
                 Long.compare(b.managedBytes, a.managedBytes) : Long.compare(a.id, b.id));
+            // Copies still in flight go first: they are dropped when they land, so no existing copy is touched.
+            for (final WorkerState w : allowed)
+            {
+                final PendingCopy p;
+                if (have > n && !t.hasHolder(w) && null != (p = pendingCopy(t, w)) && !p.cancelled && !p.move)
+                {
+                    p.cancelled = true;
+                    have--;
+                }
+            }
             for (final WorkerState w : allowed)
             {
                 if (have <= n || t.holderCount <= 1)
@@ -2481,7 +2511,7 @@ public final class Scheduler implements AutoCloseable
         int have = t.holderCount;
         for (final PendingCopy p : pendingCopies)
         {
-            if (p.task == t && !t.hasHolder(p.to))
+            if (p.task == t && !p.cancelled && !t.hasHolder(p.to))
             {
                 have++;
             }
@@ -2500,10 +2530,19 @@ public final class Scheduler implements AutoCloseable
             {
                 break;
             }
-            if (!t.hasHolder(w) && !hasPendingCopy(t, w))
+            if (!t.hasHolder(w))
             {
-                startCopy(t, w, false);
-                have++;
+                final PendingCopy p = pendingCopy(t, w);
+                if (null == p)
+                {
+                    startCopy(t, w, false);
+                    have++;
+                }
+                else if (p.cancelled)
+                {
+                    p.cancelled = false;
+                    have++;
+                }
             }
         }
         workerScratch.clear();
@@ -2525,14 +2564,19 @@ public final class Scheduler implements AutoCloseable
 
     private boolean hasPendingCopy(final TaskRecord t, final WorkerState w)
     {
+        return null != pendingCopy(t, w);
+    }
+
+    private PendingCopy pendingCopy(final TaskRecord t, final WorkerState w)
+    {
         for (final PendingCopy p : pendingCopies)
         {
             if (p.task == t && p.to == w)
             {
-                return true;
+                return p;
             }
         }
-        return false;
+        return null;
     }
 
     private boolean hasPendingMoveFrom(final TaskRecord t, final WorkerState w)

@@ -745,6 +745,44 @@ class SchedulerRulesTest
     }
 
     @Test
+    void replicatingDownWhileCopiesAreInFlightStillEndsWithExactlyNCopies()
+    {
+        workers(3, 1);
+        s.dataScattered(C1, "d", 100, 1);
+        s.replicate("d", 3, null);
+        assertEquals(2, sink.of(Kind.COPY).size());
+        sink.take();
+        s.replicate("d", 1, null);
+        s.replicaAdded(2, "d");
+        s.replicaAdded(3, "d");
+        Invariants.check(s);
+        assertEquals(1, s.whoHas("d").length, "copies that arrive after replicate(1) are dropped");
+        assertTrue(sink.has(Kind.DROP, 2, "d") && sink.has(Kind.DROP, 3, "d"), sink.commands.toString());
+
+        // Down, then up again before the copies land: the copies in flight count again, none is sent twice.
+        s.replicate("d", 3, null);
+        sink.take();
+        s.replicate("d", 1, null);
+        s.replicate("d", 2, null);
+        assertTrue(sink.of(Kind.COPY).isEmpty(), "a copy already in flight is reused: " + sink.commands);
+        s.replicaAdded(2, "d");
+        s.replicaAdded(3, "d");
+        assertEquals(2, s.whoHas("d").length);
+
+        // Healing after a death also reuses a copy in flight that a replicate had given up.
+        s.workerJoined(1, 4, 1, 1000);
+        s.dataScattered(C1, "e", 100, 1, 4);
+        s.replicate("e", 4, null);
+        s.replicate("e", 2, null);
+        sink.take();
+        s.workerDied(4);
+        assertTrue(sink.of(Kind.COPY).isEmpty(), "no second copy to a worker already receiving one");
+        s.replicaAdded(2, "e");
+        s.replicaAdded(3, "e");
+        assertEquals(2, s.whoHas("e").length, "declared replication 2 after the death");
+    }
+
+    @Test
     void aFailedReplicationCopyIsRetried()
     {
         workers(3, 1);
