@@ -1,6 +1,11 @@
 package io.offgrid.transport;
 
+import io.aeron.ExclusivePublication;
+import io.offgrid.transport.protocol.BlockChunkEncoder;
+import io.offgrid.transport.protocol.BlockEndEncoder;
+import io.offgrid.transport.protocol.BlockStartEncoder;
 import io.offgrid.transport.protocol.BlockStatus;
+import io.offgrid.transport.protocol.MessageHeaderEncoder;
 import org.agrona.CloseHelper;
 import org.agrona.UnsafeApi;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -12,6 +17,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.zip.CRC32C;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -135,6 +141,52 @@ class BlockTransferTest
             assertTrue(r.intact());
         }
         assertTrue(ea.sent.contains(medium));
+    }
+
+    @Test
+    void aBlockWhoseChecksumDoesNotMatchIsRefusedAndFreed()
+    {
+        start(false);
+        // Written straight onto a's bulk publication (this thread is a's agent thread): same bytes, one CRC wrong.
+        final ExclusivePublication bulk = a.bulkPublication(2);
+        final byte[] data = new byte[3000];
+        new java.util.Random(7).nextBytes(data);
+        final CRC32C crc = new CRC32C();
+        crc.update(data);
+        offerTransfer(bulk, 900_001, data, crc.getValue() ^ 0x10);
+        offerTransfer(bulk, 900_002, data, crc.getValue());
+        Nodes.await("verdicts", () -> eb.receiveFailed.size() == 1 && eb.received.size() == 1, 10_000, a, b);
+        assertEquals(new Events.Failed(1, 900_001, BlockStatus.CHECKSUM_MISMATCH), eb.receiveFailed.get(0));
+        assertEquals(900_002, eb.received.get(0).transferId());
+        assertEquals(data.length, eb.received.get(0).length());
+        assertEquals(2, allocB.allocations());
+        assertEquals(0, allocB.outstandingBytes(), "the corrupt block was freed, the good one handed over and freed");
+    }
+
+    private void offerTransfer(final ExclusivePublication pub, final long id, final byte[] data, final long crc32c)
+    {
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[8192]);
+        final MessageHeaderEncoder header = new MessageHeaderEncoder();
+        final BlockStartEncoder start = new BlockStartEncoder().wrapAndApplyHeader(buffer, 0, header);
+        start.transferId(id).length(data.length).putMetadata(new byte[0], 0, 0);
+        offer(pub, buffer, MessageHeaderEncoder.ENCODED_LENGTH + start.encodedLength());
+        final BlockChunkEncoder chunk = new BlockChunkEncoder().wrapAndApplyHeader(buffer, 0, header);
+        chunk.transferId(id).blockOffset(0).putData(data, 0, data.length);
+        offer(pub, buffer, MessageHeaderEncoder.ENCODED_LENGTH + chunk.encodedLength());
+        final BlockEndEncoder end = new BlockEndEncoder().wrapAndApplyHeader(buffer, 0, header);
+        end.transferId(id).crc32c(crc32c);
+        offer(pub, buffer, MessageHeaderEncoder.ENCODED_LENGTH + end.encodedLength());
+    }
+
+    private void offer(final ExclusivePublication pub, final UnsafeBuffer buffer, final int length)
+    {
+        final long deadline = System.nanoTime() + 5_000_000_000L;
+        while (pub.offer(buffer, 0, length) < 0)
+        {
+            assertTrue(System.nanoTime() < deadline, "offer timed out");
+            a.doWork();
+            b.doWork();
+        }
     }
 
     @Test
