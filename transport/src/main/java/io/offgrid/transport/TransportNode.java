@@ -64,6 +64,7 @@ public final class TransportNode implements Agent, AutoCloseable
         MessageHeaderEncoder.ENCODED_LENGTH + BlockChunkEncoder.BLOCK_LENGTH + BlockChunkEncoder.dataHeaderLength();
     private static final int FRAGMENT_LIMIT = 64;
     private static final int CHUNKS_PER_PEER_PER_CYCLE = 8;
+    static final int MAX_LOGGED_SESSIONS = 1024;
 
     private final Context ctx;
     private final TransportCounters counters = new TransportCounters();
@@ -1040,7 +1041,7 @@ public final class TransportNode implements Agent, AutoCloseable
         }
     }
 
-    private void badInput(final Peer peer, final int session, final String what)
+    void badInput(final Peer peer, final int session, final String what)
     {
         if (null != peer)
         {
@@ -1050,13 +1051,20 @@ public final class TransportNode implements Agent, AutoCloseable
                 LOG.log(System.Logger.Level.WARNING, "node " + ctx.nodeId + ": from " + peer + ": " + what + " (logged once per peer)");
             }
         }
-        else if (loggedSessions.add(session) && loggedSessions.size() < 1024)
+        else if (loggedSessions.size() < MAX_LOGGED_SESSIONS && loggedSessions.add(session))
         {
             LOG.log(System.Logger.Level.WARNING, "node " + ctx.nodeId + ": from unauthenticated session " + session + ": " + what);
         }
     }
 
+    /** Unauthenticated sessions already logged; bounded, since anyone can open sessions. Beyond it they are only counted. */
     private final org.agrona.collections.IntHashSet loggedSessions = new org.agrona.collections.IntHashSet();
+
+    /** @return how many unauthenticated sessions had bad input logged (tests). */
+    int loggedUnauthenticatedSessions()
+    {
+        return loggedSessions.size();
+    }
 
     private void onHello(final int session, final HelloDecoder hello)
     {

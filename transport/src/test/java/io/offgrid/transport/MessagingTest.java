@@ -424,6 +424,21 @@ class MessagingTest
     }
 
     @Test
+    void badInputFromUnauthenticatedSessionsIsLoggedOncePerSessionWithinABound()
+    {
+        final TransportNode a = launch(Nodes.context(1, new Events(new TrackingAllocator()), new TrackingAllocator()));
+        a.badInput(null, 77, "test");
+        a.badInput(null, 77, "test");
+        assertEquals(1, a.loggedUnauthenticatedSessions());
+        // Session ids are the sender's choice: remembering every one would grow without end.
+        for (int session = 0; session < 3 * TransportNode.MAX_LOGGED_SESSIONS; session++)
+        {
+            a.badInput(null, session, "test");
+        }
+        assertEquals(TransportNode.MAX_LOGGED_SESSIONS, a.loggedUnauthenticatedSessions());
+    }
+
+    @Test
     void nodesSharingADriverTalkOverIpc()
     {
         final TransportDriver driver = TransportDriver.launch(new TransportDriver.Context());
