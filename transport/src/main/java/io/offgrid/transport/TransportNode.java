@@ -327,6 +327,8 @@ public final class TransportNode implements Agent, AutoCloseable
     }
 
     /**
+     * Agent thread only.
+     *
      * @param peerId a node id.
      * @return whether the handshake with it completed both ways and it is not lost.
      */
@@ -386,6 +388,11 @@ public final class TransportNode implements Agent, AutoCloseable
         if (length < 0 || metadataLength < 0 || metadataLength > MAX_BLOCK_METADATA_LENGTH)
         {
             throw new TransportException("bad block length " + length + " or metadata length " + metadataLength);
+        }
+        if (0 == address && length > 0)
+        {
+            // caught here: later the chunks would be read from address 0 and crash the JVM
+            throw new TransportException("block of " + length + " bytes at address 0");
         }
         final Peer peer = peers.get(peerId);
         if (null == peer)
@@ -1742,7 +1749,7 @@ public final class TransportNode implements Agent, AutoCloseable
         return null == peer ? null : peer.bulkPub;
     }
 
-    /** @return how many peers are known, joined or not. */
+    /** @return how many peers are known, joined or not. Agent thread only. */
     public int peerCount()
     {
         return peers.size();

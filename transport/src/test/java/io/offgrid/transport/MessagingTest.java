@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 @Timeout(60)
@@ -436,6 +437,16 @@ class MessagingTest
             a.badInput(null, session, "test");
         }
         assertEquals(TransportNode.MAX_LOGGED_SESSIONS, a.loggedUnauthenticatedSessions());
+    }
+
+    @Test
+    void aBlockAtAddressZeroIsRefusedAtTheCall()
+    {
+        final TransportNode a = launch(Nodes.context(1, new Events(new TrackingAllocator()), new TrackingAllocator()));
+        a.addPeer(2, "127.0.0.1:9");
+        final UnsafeBuffer meta = new UnsafeBuffer(new byte[0]);
+        assertThrows(TransportException.class, () -> a.sendBlock(2, 0, 4096, meta, 0, 0));
+        assertTrue(a.sendBlock(2, 0, 0, meta, 0, 0) > 0, "an empty block needs no memory");
     }
 
     @Test
