@@ -35,6 +35,12 @@ public final class Offgrid implements Callable<Integer>
         }
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", verbose ? "info" : "warn");
         System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
+        // The transport logs through java.util.logging: same rule.
+        java.util.logging.Logger.getLogger("").setLevel(verbose ? java.util.logging.Level.INFO : java.util.logging.Level.WARNING);
+        for (final java.util.logging.Handler h : java.util.logging.Logger.getLogger("").getHandlers())
+        {
+            h.setLevel(verbose ? java.util.logging.Level.INFO : java.util.logging.Level.WARNING);
+        }
         final int code = new CommandLine(new Offgrid()).execute(args);
         System.exit(code);
     }
