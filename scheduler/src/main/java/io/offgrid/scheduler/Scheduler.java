@@ -645,10 +645,10 @@ public final class Scheduler implements AutoCloseable
     }
 
     /**
-     * Cancel a key for a client. If another client also wants it and {@code force} is false, it is only
-     * released for the caller (told {@link KeyStatus#CANCELLED}). Otherwise the key and every dependent,
-     * transitively, are cancelled for all their wanters and freed; a running task is told to stop and its result,
-     * if it still arrives, is discarded.
+     * Cancel a key for a client. The key and every dependent, transitively, are cancelled for all their wanters
+     * and freed; a running task is told to stop and its result, if it still arrives, is discarded. Without
+     * {@code force}, a key of that set that another client (or a published dataset, or fire-and-forget) wants is
+     * only released for the caller (told {@link KeyStatus#CANCELLED}) and goes on, with what it needs.
      *
      * @param clientId the client asking.
      * @param key      the key; unknown keys are ignored.
@@ -699,6 +699,19 @@ public final class Scheduler implements AutoCloseable
         for (final TaskRecord x : cancelled)
         {
             x.setFlag(TaskRecord.FLAG_MARK, false);
+            if (!force && hasOtherWanter(x, clientId))
+            {
+                // Another client, a dataset or fire-and-forget still wants this dependent: without force it is only
+                // released for the caller, and what it needs stays needed through its waiter counts.
+                if (wantedBy(caller, x))
+                {
+                    caller.wantCount--;
+                    x.removeWanter(clientId);
+                    sink.keyStatus(clientId, x.key, KeyStatus.CANCELLED, "cancelled");
+                    toRelease.add(x);
+                }
+                continue;
+            }
             while (x.wanterCount > 0)
             {
                 final long w = x.wanterAt(x.wanterCount - 1);
@@ -716,6 +729,23 @@ public final class Scheduler implements AutoCloseable
             toRelease.add(x);
         }
         settle();
+    }
+
+    private static boolean hasOtherWanter(final TaskRecord t, final long clientId)
+    {
+        for (int i = 0; i < t.wanterCount; i++)
+        {
+            if (t.wanterAt(i) != clientId)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean wantedBy(final ClientState caller, final TaskRecord t)
+    {
+        return null != caller && t.hasWanter(caller.id);
     }
 
     /**

@@ -268,15 +268,39 @@ class SchedulerRulesTest
         graph.clear().task("d", FN).dependsOn("b").want("d");
         s.submitGraph(C2, graph);
         sink.take();
-        s.cancel(C1, "a", false);
+        s.cancel(C1, "a", true);
         assertEquals(KeyStatus.CANCELLED, sink.lastStatus(C1, "c"));
-        assertEquals(KeyStatus.CANCELLED, sink.lastStatus(C2, "d"), "dependents are cancelled for every client");
+        assertEquals(KeyStatus.CANCELLED, sink.lastStatus(C2, "d"), "with force, dependents are cancelled for every client");
         assertTrue(sink.has(Kind.CANCEL_COMPUTE, 1, "a"));
         assertEquals(0, s.taskCount());
         sink.take();
         s.taskFinished(1, "a", 5, "x", 0);
         assertTrue(sink.has(Kind.FREE, 1, "a"), "a late result of a cancelled task is discarded");
         assertEquals(0, s.taskCount());
+    }
+
+    @Test
+    void cancelWithoutForceSparesDependentsThatOtherClientsOrDatasetsWant()
+    {
+        workers(1, 1);
+        chain(C1, "a", "b", "c");
+        graph.clear().task("d", FN).dependsOn("b").want("d").task("e", FN).dependsOn("b").want("e");
+        s.submitGraph(C2, graph);
+        s.publish("ds", List.of("e"));
+        s.releaseKey(C2, "e");
+        sink.take();
+        s.cancel(C1, "a", false);
+        assertEquals(KeyStatus.CANCELLED, sink.lastStatus(C1, "c"), "the caller's own dependent is cancelled");
+        assertEquals(TaskState.FORGOTTEN, s.taskState("c"));
+        assertNull(sink.lastStatus(C2, "d"), "without force another client's key is not cancelled: " + sink.commands);
+        assertEquals(TaskState.PROCESSING, s.taskState("a"), "still needed by d");
+        assertEquals(TaskState.WAITING, s.taskState("e"), "a published key is not cancelled either");
+        finish(1, "a", 1);
+        finish(1, "b", 1);
+        finish(1, "d", 1);
+        finish(1, "e", 1);
+        assertEquals(KeyStatus.MEMORY, sink.lastStatus(C2, "d"));
+        assertEquals(TaskState.MEMORY, s.taskState("e"));
     }
 
     @Test
