@@ -1,0 +1,661 @@
+package io.offgrid.perf.harness;
+
+import io.offgrid.client.Client;
+import io.offgrid.grid.LocalCluster;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The end-to-end benchmark: runs the scenarios of {@code shared/peers/dask_bench.py} (same names, same units) on a
+ * {@link LocalCluster} of 2 workers × 1 thread, with process workers (UDP on 127.0.0.1) and/or in-process workers
+ * (Aeron IPC), prints a table and writes every figure as JSON.
+ * <pre>
+ * BenchMain [--only a,b,...] [--json FILE] [--workers process|inprocess|both] [--runs N]
+ *           [--size full|smoke] [--wait-quiet SECONDS] [--deadline SECONDS]
+ * </pre>
+ * Each figure is the median of {@code --runs} runs with their min and max. The machine's load is sampled from
+ * {@code /proc/stat} against this process tree's own CPU; a phase during which other processes used more than
+ * 0.1 core on average is marked disturbed.
+ */
+public final class BenchMain
+{
+    /** Command-line settings, with defaults. */
+    static final class Options
+    {
+        Set<String> only = new LinkedHashSet<>();
+        Path json;
+        List<Boolean> processModes = List.of(Boolean.TRUE, Boolean.FALSE);
+        int runs = 3;
+        Scenarios.Context sizes = new Scenarios.Context();
+        double waitQuietS = 0;
+        double quietCores = 0.05;
+        double deadlineS = 900;
+        PrintStream out = System.out;
+
+        Options conclude()
+        {
+            if (runs < 1)
+            {
+                throw new IllegalArgumentException("--runs must be at least 1: " + runs);
+            }
+            for (final String letter : only)
+            {
+                if (Scenarios.ALL.stream().noneMatch(s -> s.letter().equals(letter)))
+                {
+                    throw new IllegalArgumentException("unknown scenario '" + letter + "' (a,b,c,d,e,f,g,h)");
+                }
+            }
+            sizes.conclude();
+            return this;
+        }
+    }
+
+    /** A headline figure: label, unit, path in a scenario's summary, whether higher is better, issue 7 targets. */
+    record Row(String scenario, String label, String unit, String path, boolean higherIsBetter,
+        Double targetProcess, Double targetInProcess)
+    {
+    }
+
+    static List<Row> rows(final Scenarios.Context c)
+    {
+        final String small = c.smallCount + "x" + c.smallMiB + "MiB";
+        return List.of(
+            new Row("a_submit_latency", "a. submit→result p50", "µs", "p50_us", false, 50.0, 20.0),
+            new Row("a_submit_latency", "a. submit→result p90", "µs", "p90_us", false, null, null),
+            new Row("a_submit_latency", "a. submit→result p99", "µs", "p99_us", false, 250.0, null),
+            new Row("a_submit_latency", "a. submit→result max", "µs", "max_us", false, null, null),
+            new Row("b_throughput", "b. map " + c.mapN + " no-op tasks", "tasks/s", "map.tasks_per_s", true,
+                100_000.0, 100_000.0),
+            new Row("b_throughput", "b. tree reduction " + c.treeLeaves + " leaves", "tasks/s",
+                "tree_reduction.tasks_per_s", true, 50_000.0, 50_000.0),
+            new Row("b_throughput", "b. chain " + c.chainN + " tasks", "tasks/s", "chain.tasks_per_s", true,
+                10_000.0, 10_000.0),
+            new Row("c_scatter_gather", "c. scatter " + c.bigMiB + " MiB", "MB/s", "direct.big_scatter.MBps", true,
+                8000.0, 8000.0),
+            new Row("c_scatter_gather", "c. gather " + c.bigMiB + " MiB", "MB/s", "direct.big_gather.MBps", true,
+                8000.0, 8000.0),
+            new Row("c_scatter_gather", "c. scatter " + small, "MB/s", "direct." + small + "_scatter.MBps", true,
+                8000.0, 8000.0),
+            new Row("c_scatter_gather", "c. gather " + small, "MB/s", "direct." + small + "_gather.MBps", true,
+                8000.0, 8000.0),
+            new Row("d_worker_to_worker", "d. worker→worker " + c.bigMiB + " MiB, task wall", "MB/s",
+                "MBps_task_wall", true, 8000.0, 8000.0),
+            new Row("d_worker_to_worker", "d. worker→worker " + c.bigMiB + " MiB, copy only", "MB/s",
+                "MBps_replicate", true, 8000.0, 8000.0),
+            new Row("e_memory_release", "e. release → worker store 0", "ms", "release_ms_worker_state_nbytes", false,
+                1.0, 1.0),
+            new Row("e_memory_release", "e. release → scheduler holds no key", "ms", "release_ms_scheduler_keys",
+                false, 1.0, 1.0),
+            new Row("e_memory_release", "e. release → heartbeat managed 0", "ms",
+                "release_ms_heartbeat_managed_bytes", false, null, null),
+            new Row("f_restart", "f. restart wall", "ms", "wall_ms", false, 600.0, 100.0),
+            new Row("f_restart", "f. first task after restart", "ms", "first_task_after_restart_ms", false, null, null),
+            new Row("g_cancel", "g. cancel " + c.cancelChainN + "-task chain → scheduler empty", "ms",
+                "chain.ms_until_scheduler_empty", false, 20.0, 20.0),
+            new Row("g_cancel", "g. cancel " + c.cancelMapN + "-task map → scheduler empty", "ms",
+                "wide_map.ms_until_scheduler_empty", false, 20.0, 20.0),
+            new Row("h_replicate_rebalance", "h. replicate(n=2) " + small, "ms", "replicate_n2.wall_ms", false,
+                40.0, 40.0),
+            new Row("h_replicate_rebalance", "h. rebalance " + small + " from one worker", "ms", "rebalance.wall_ms",
+                false, 40.0, 40.0));
+    }
+
+    private BenchMain()
+    {
+    }
+
+    /**
+     * @param args see the class comment; {@code --help} prints them.
+     */
+    public static void main(final String[] args)
+    {
+        final Options o;
+        try
+        {
+            o = parse(args);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            System.err.println("bench: " + ex.getMessage());
+            System.err.println(usage());
+            System.exit(2);
+            return;
+        }
+        if (null == o)
+        {
+            System.out.println(usage());
+            return;
+        }
+        final Map<String, Object> results = new LinkedHashMap<>();
+        final Thread watchdog = watchdog(o, results);
+        try
+        {
+            run(o, results);
+        }
+        catch (final Exception ex)
+        {
+            System.err.println("bench: failed: " + ex);
+            ex.printStackTrace();
+            System.exit(1);
+        }
+        watchdog.interrupt();
+        System.exit(0);
+    }
+
+    static String usage()
+    {
+        return String.join("\n",
+            "usage: bench [--only a,b,...] [--json FILE] [--workers process|inprocess|both] [--runs N]",
+            "             [--size full|smoke] [--wait-quiet SECONDS] [--quiet-cores CORES] [--deadline SECONDS]",
+            "  scenarios (as shared/peers/dask_bench.py): a submit latency, b throughput, c scatter/gather,",
+            "  d worker-to-worker, e memory release, f restart, g cancel, h replicate/rebalance",
+            "  defaults: all scenarios, both worker kinds, 3 runs, full sizes, no waiting, 900 s deadline");
+    }
+
+    static Options parse(final String[] args)
+    {
+        final Options o = new Options();
+        for (int i = 0; i < args.length; i++)
+        {
+            String a = args[i];
+            String v = null;
+            final int eq = a.indexOf('=');
+            if (a.startsWith("--") && eq > 0)
+            {
+                v = a.substring(eq + 1);
+                a = a.substring(0, eq);
+            }
+            if (a.equals("--help") || a.equals("-h"))
+            {
+                return null;
+            }
+            if (null == v)
+            {
+                if (i + 1 >= args.length)
+                {
+                    throw new IllegalArgumentException(a + " needs a value");
+                }
+                v = args[++i];
+            }
+            switch (a)
+            {
+                case "--only" ->
+                {
+                    for (final String s : v.split(","))
+                    {
+                        if (!s.isBlank())
+                        {
+                            o.only.add(s.trim().toLowerCase(Locale.ROOT));
+                        }
+                    }
+                }
+                case "--json" -> o.json = Paths.get(v);
+                case "--workers" -> o.processModes = switch (v)
+                {
+                    case "process" -> List.of(Boolean.TRUE);
+                    case "inprocess" -> List.of(Boolean.FALSE);
+                    case "both" -> List.of(Boolean.TRUE, Boolean.FALSE);
+                    default -> throw new IllegalArgumentException("--workers process|inprocess|both, not " + v);
+                };
+                case "--runs" -> o.runs = parseInt(a, v);
+                case "--size" -> o.sizes = switch (v)
+                {
+                    case "full" -> new Scenarios.Context();
+                    case "smoke" -> Scenarios.Context.smoke();
+                    default -> throw new IllegalArgumentException("--size full|smoke, not " + v);
+                };
+                case "--wait-quiet" -> o.waitQuietS = parseDouble(a, v);
+                case "--quiet-cores" -> o.quietCores = parseDouble(a, v);
+                case "--deadline" -> o.deadlineS = parseDouble(a, v);
+                default -> throw new IllegalArgumentException("unknown option " + a);
+            }
+        }
+        return o.conclude();
+    }
+
+    private static int parseInt(final String name, final String v)
+    {
+        try
+        {
+            return Integer.parseInt(v);
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new IllegalArgumentException(name + " needs a whole number, not '" + v + "'");
+        }
+    }
+
+    private static double parseDouble(final String name, final String v)
+    {
+        try
+        {
+            return Double.parseDouble(v);
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new IllegalArgumentException(name + " needs a number, not '" + v + "'");
+        }
+    }
+
+    /**
+     * Run the benchmark, filling {@code results} as it goes (so a watchdog can write what there is).
+     */
+    static Map<String, Object> run(final Options o, final Map<String, Object> results) throws Exception
+    {
+        final long start = System.nanoTime();
+        synchronized (results)
+        {
+            results.put("harness", "offgrid");
+            results.put("aborted", false);
+            results.put("errors", new LinkedHashMap<String, Object>());
+            results.put("env", env(o));
+        }
+        try (LoadMonitor mon = new LoadMonitor(250))
+        {
+            final Map<String, Object> pre = waitQuiet(o, mon);
+            synchronized (results)
+            {
+                results.put("pre_run_load", pre.get("load"));
+                results.put("waited_for_quiet_s", pre.get("waited_s"));
+            }
+            final LoadMonitor.Snapshot runStart = mon.snap();
+            final Map<String, Object> modes = new LinkedHashMap<>();
+            synchronized (results)
+            {
+                results.put("modes", modes);
+            }
+            for (final boolean processes : o.processModes)
+            {
+                final String mode = processes ? "process" : "inprocess";
+                final Map<String, Object> m = new LinkedHashMap<>();
+                synchronized (results)
+                {
+                    modes.put(mode, m);
+                }
+                runMode(o, mon, processes, m, results);
+            }
+            final Map<String, Object> runLoad = LoadMonitor.delta(runStart, mon.snap());
+            synchronized (results)
+            {
+                results.put("run_load", runLoad);
+                results.put("contaminated_by_foreign_load", LoadMonitor.disturbed(runLoad));
+                results.put("total_wall_s", LoadMonitor.round((System.nanoTime() - start) / 1e9, 3));
+            }
+        }
+        printTable(o, results);
+        write(o, results);
+        return results;
+    }
+
+    private static void runMode(final Options o, final LoadMonitor mon, final boolean processes,
+        final Map<String, Object> m, final Map<String, Object> results)
+    {
+        final String mode = processes ? "process" : "inprocess";
+        log(o, "starting LocalCluster(workers=2, threadsPerWorker=1, " + mode + ")");
+        final long t0 = System.nanoTime();
+        try (LocalCluster cluster = LocalCluster.builder().workers(2).threadsPerWorker(1).processes(processes)
+            .memoryLimit(4L << 30).start();
+            Client client = cluster.client())
+        {
+            synchronized (results)
+            {
+                m.put("cluster", "2 workers x 1 thread, " + (processes ? "process workers (UDP 127.0.0.1)" :
+                    "in-process workers (Aeron IPC)"));
+                m.put("cluster_start_s", LoadMonitor.round((System.nanoTime() - t0) / 1e9, 3));
+            }
+            final Scenarios s = new Scenarios(o.sizes, cluster, client, !processes);
+            for (final Scenarios.Scenario sc : Scenarios.ALL)
+            {
+                if (!o.only.isEmpty() && !o.only.contains(sc.letter()))
+                {
+                    continue;
+                }
+                final List<Object> runs = new ArrayList<>();
+                final List<Object> loads = new ArrayList<>();
+                final List<Object> errors = new ArrayList<>();
+                final Map<String, Object> entry = new LinkedHashMap<>();
+                synchronized (results)
+                {
+                    m.put(sc.name(), entry);
+                }
+                boolean disturbed = false;
+                for (int r = 0; r < o.runs; r++)
+                {
+                    log(o, mode + " " + sc.name() + " run " + (r + 1) + "/" + o.runs);
+                    final LoadMonitor.Snapshot a = mon.snap();
+                    try
+                    {
+                        runs.add(sc.runner().run(s));
+                    }
+                    catch (final Exception | OutOfMemoryError ex)
+                    {
+                        errors.add(ex.getClass().getSimpleName() + ": " + ex.getMessage());
+                        log(o, mode + " " + sc.name() + " FAILED: " + ex);
+                        s.waitIdle();
+                    }
+                    final Map<String, Object> load = LoadMonitor.delta(a, mon.snap());
+                    loads.add(load);
+                    if (LoadMonitor.disturbed(load))
+                    {
+                        disturbed = true;
+                        log(o, "WARNING: other processes used " + load.get("foreign_cores_avg") + " cores on average" +
+                            " during " + sc.name() + ": figures are disturbed");
+                    }
+                }
+                synchronized (results)
+                {
+                    entry.put("summary", runs.isEmpty() ? null : summarise(runs));
+                    entry.put("disturbed", disturbed);
+                    entry.put("load", loads);
+                    entry.put("errors", errors);
+                    entry.put("runs", runs);
+                }
+            }
+        }
+        catch (final RuntimeException ex)
+        {
+            synchronized (results)
+            {
+                m.put("error", ex.toString());
+            }
+            log(o, mode + " cluster FAILED: " + ex);
+        }
+    }
+
+    private static Map<String, Object> waitQuiet(final Options o, final LoadMonitor mon) throws InterruptedException
+    {
+        final long t0 = System.nanoTime();
+        int quiet = 0;
+        Map<String, Object> load;
+        while (true)
+        {
+            load = mon.measure(2000);
+            final Object f = load.get("foreign_cores_avg");
+            final double cores = f instanceof Double ? (Double)f : 0;
+            final double waited = (System.nanoTime() - t0) / 1e9;
+            if (cores <= o.quietCores)
+            {
+                if (++quiet >= 2 || o.waitQuietS <= 0)
+                {
+                    break;
+                }
+                continue;
+            }
+            quiet = 0;
+            if (waited >= o.waitQuietS)
+            {
+                log(o, "WARNING: machine not quiet (" + cores + " foreign cores busy); running anyway");
+                break;
+            }
+            log(o, "machine busy (" + cores + " foreign cores), waiting for quiet...");
+            Thread.sleep(3000);
+        }
+        final Map<String, Object> r = new LinkedHashMap<>();
+        r.put("load", load);
+        r.put("waited_s", LoadMonitor.round((System.nanoTime() - t0) / 1e9, 1));
+        return r;
+    }
+
+    /**
+     * Merge runs of one scenario: numbers become {median, min, max}; anything else keeps the first run's value.
+     */
+    @SuppressWarnings("unchecked")
+    static Object summarise(final List<Object> values)
+    {
+        Object first = null;
+        for (final Object v : values)
+        {
+            if (null != v)
+            {
+                first = v;
+                break;
+            }
+        }
+        if (first instanceof Map)
+        {
+            final LinkedHashSet<Object> keys = new LinkedHashSet<>();
+            for (final Object v : values)
+            {
+                if (v instanceof Map)
+                {
+                    keys.addAll(((Map<Object, Object>)v).keySet());
+                }
+            }
+            final Map<String, Object> out = new LinkedHashMap<>();
+            for (final Object k : keys)
+            {
+                final List<Object> sub = new ArrayList<>();
+                for (final Object v : values)
+                {
+                    sub.add(v instanceof Map ? ((Map<Object, Object>)v).get(k) : null);
+                }
+                out.put(String.valueOf(k), summarise(sub));
+            }
+            return out;
+        }
+        if (first instanceof Number)
+        {
+            final List<Double> nums = new ArrayList<>();
+            for (final Object v : values)
+            {
+                if (v instanceof Number)
+                {
+                    nums.add(((Number)v).doubleValue());
+                }
+            }
+            final double[] a = nums.stream().mapToDouble(Double::doubleValue).toArray();
+            Arrays.sort(a);
+            final double median = a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
+            final Map<String, Object> out = new LinkedHashMap<>();
+            out.put("median", LoadMonitor.round(median, 3));
+            out.put("min", LoadMonitor.round(a[0], 3));
+            out.put("max", LoadMonitor.round(a[a.length - 1], 3));
+            out.put("n", a.length);
+            return out;
+        }
+        return first;
+    }
+
+    /**
+     * @return the {median, min, max} map at {@code path} (dot-separated) of a scenario summary, or null.
+     */
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> figure(final Map<String, Object> mode, final String scenario, final String path)
+    {
+        final Object entry = mode.get(scenario);
+        if (!(entry instanceof Map))
+        {
+            return null;
+        }
+        Object v = ((Map<String, Object>)entry).get("summary");
+        for (final String p : path.split("\\."))
+        {
+            if (!(v instanceof Map))
+            {
+                return null;
+            }
+            v = ((Map<String, Object>)v).get(p);
+        }
+        return v instanceof Map && ((Map<String, Object>)v).get("median") instanceof Number ?
+            (Map<String, Object>)v : null;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void printTable(final Options o, final Map<String, Object> results)
+    {
+        final Map<String, Object> modes = (Map<String, Object>)results.get("modes");
+        final PrintStream out = o.out;
+        out.println();
+        out.printf("Offgrid LocalCluster, 2 workers x 1 thread; median of %d run(s) [min..max]; * = disturbed by " +
+            "other processes (> %.1f foreign cores)%n", o.runs, LoadMonitor.DISTURBED_CORES);
+        out.printf("%-50s %-8s", "scenario", "unit");
+        for (final String mode : modes.keySet())
+        {
+            out.printf(" %-30s", mode);
+        }
+        out.printf(" %s%n", "target (process / in-process)");
+        for (final Row row : rows(o.sizes))
+        {
+            if (!o.only.isEmpty() && !o.only.contains(row.scenario().substring(0, 1)))
+            {
+                continue;
+            }
+            out.printf("%-50s %-8s", row.label(), row.unit());
+            for (final Object m : modes.values())
+            {
+                final Map<String, Object> mode = (Map<String, Object>)m;
+                final Map<String, Object> f = figure(mode, row.scenario(), row.path());
+                final Object entry = mode.get(row.scenario());
+                final boolean disturbed = entry instanceof Map &&
+                    Boolean.TRUE.equals(((Map<String, Object>)entry).get("disturbed"));
+                out.printf(" %-30s", null == f ? "-" : String.format("%s [%s..%s]%s", fmt(f.get("median")),
+                    fmt(f.get("min")), fmt(f.get("max")), disturbed ? " *" : ""));
+            }
+            out.printf(" %s%n", target(row));
+        }
+        out.printf("machine load during the run: %s%n", results.get("run_load"));
+    }
+
+    static String target(final Row row)
+    {
+        if (null == row.targetProcess() && null == row.targetInProcess())
+        {
+            return "";
+        }
+        final String cmp = row.higherIsBetter() ? ">= " : "<= ";
+        return cmp + (null == row.targetProcess() ? "-" : fmt(row.targetProcess())) + " / " +
+            (null == row.targetInProcess() ? "-" : fmt(row.targetInProcess()));
+    }
+
+    static String fmt(final Object v)
+    {
+        if (!(v instanceof Number))
+        {
+            return String.valueOf(v);
+        }
+        final double d = ((Number)v).doubleValue();
+        if (Math.abs(d) >= 100)
+        {
+            return String.format(Locale.ROOT, "%,.0f", d);
+        }
+        return Math.abs(d) >= 10 ? String.format(Locale.ROOT, "%.1f", d) : String.format(Locale.ROOT, "%.2f", d);
+    }
+
+    private static void write(final Options o, final Map<String, Object> results) throws IOException
+    {
+        if (null == o.json)
+        {
+            return;
+        }
+        final String text;
+        synchronized (results)
+        {
+            text = Json.write(results);
+        }
+        final Path parent = o.json.toAbsolutePath().getParent();
+        if (null != parent)
+        {
+            Files.createDirectories(parent);
+        }
+        Files.writeString(o.json, text, StandardCharsets.UTF_8);
+        log(o, "wrote " + o.json);
+    }
+
+    private static Map<String, Object> env(final Options o)
+    {
+        final Map<String, Object> env = new LinkedHashMap<>();
+        env.put("java", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
+        env.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version"));
+        env.put("nproc", Runtime.getRuntime().availableProcessors());
+        env.put("cpu_model", cpuModel());
+        env.put("loadavg_at_start", readFirstLine("/proc/loadavg"));
+        env.put("runs", o.runs);
+        env.put("params", o.sizes.toMap());
+        return env;
+    }
+
+    private static String cpuModel()
+    {
+        try
+        {
+            for (final String line : Files.readAllLines(Paths.get("/proc/cpuinfo"), StandardCharsets.US_ASCII))
+            {
+                if (line.startsWith("model name"))
+                {
+                    return line.substring(line.indexOf(':') + 1).trim();
+                }
+            }
+        }
+        catch (final IOException | RuntimeException ignore)
+        {
+            // not Linux: leave it out
+        }
+        return "";
+    }
+
+    private static String readFirstLine(final String file)
+    {
+        try
+        {
+            return Files.readAllLines(Paths.get(file), StandardCharsets.US_ASCII).get(0).trim();
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return "";
+        }
+    }
+
+    /** After the deadline: write what there is, kill only this JVM's own child processes, exit 3. */
+    private static Thread watchdog(final Options o, final Map<String, Object> results)
+    {
+        final Thread t = new Thread(() ->
+        {
+            try
+            {
+                Thread.sleep((long)(o.deadlineS * 1000));
+            }
+            catch (final InterruptedException ex)
+            {
+                return;
+            }
+            log(o, "WATCHDOG: deadline " + o.deadlineS + " s exceeded, writing partial results");
+            synchronized (results)
+            {
+                results.put("aborted", true);
+            }
+            try
+            {
+                write(o, results);
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                log(o, "cannot write partial results: " + ex);
+            }
+            ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);
+            Runtime.getRuntime().halt(3);
+        }, "offgrid-bench-watchdog");
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    private static final long T_START = System.nanoTime();
+
+    static void log(final Options o, final String msg)
+    {
+        System.err.printf(Locale.ROOT, "[%7.2fs] %s%n", (System.nanoTime() - T_START) / 1e9, msg);
+    }
+}

@@ -1,0 +1,123 @@
+package io.offgrid.perf.harness;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A tiny run of every scenario on an in-process cluster: the harness works end to end and its JSON has every
+ * headline figure. Figures themselves are not judged here (speed belongs to the benchmark run, not to tests).
+ */
+class BenchMainTest
+{
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    @SuppressWarnings("unchecked")
+    void smokeRunOfEveryScenarioHasEveryFigure(@TempDir final Path dir) throws Exception
+    {
+        final Path json = dir.resolve("out/bench.json");
+        final BenchMain.Options o = BenchMain.parse(new String[]{
+            "--size", "smoke", "--runs", "1", "--workers", "inprocess", "--json", json.toString()});
+        final ByteArrayOutputStream table = new ByteArrayOutputStream();
+        o.out = new PrintStream(table, true, StandardCharsets.UTF_8);
+
+        final Map<String, Object> results = BenchMain.run(o, new LinkedHashMap<>());
+
+        final Map<String, Object> mode = (Map<String, Object>)((Map<String, Object>)results.get("modes")).get("inprocess");
+        assertNull(mode.get("error"), () -> "cluster error: " + mode.get("error"));
+        final List<String> missing = new ArrayList<>();
+        for (final Scenarios.Scenario s : Scenarios.ALL)
+        {
+            final Map<String, Object> entry = (Map<String, Object>)mode.get(s.name());
+            assertNotNull(entry, s.name());
+            assertEquals(List.of(), entry.get("errors"), s.name());
+            assertEquals(1, ((List<?>)entry.get("load")).size(), s.name());
+        }
+        for (final BenchMain.Row row : BenchMain.rows(o.sizes))
+        {
+            final Map<String, Object> f = BenchMain.figure(mode, row.scenario(), row.path());
+            if (null == f)
+            {
+                missing.add(row.scenario() + "." + row.path());
+                continue;
+            }
+            final double median = ((Number)f.get("median")).doubleValue();
+            assertTrue(median >= 0 && Double.isFinite(median), row.path() + " = " + median);
+        }
+        assertEquals(List.of(), missing, "figures missing from the summary");
+
+        final Map<String, Object> a = (Map<String, Object>)((Map<String, Object>)mode.get("a_submit_latency")).get("summary");
+        assertEquals(200.0, ((Number)((Map<String, Object>)a.get("n")).get("median")).doubleValue());
+        final Map<String, Object> load = (Map<String, Object>)results.get("run_load");
+        assertTrue(((Number)load.get("wall_s")).doubleValue() > 0);
+        assertNotNull(results.get("contaminated_by_foreign_load"));
+
+        final String text = Files.readString(json);
+        assertEquals(Json.write(results), text);
+        assertTrue(text.contains("\"release_ms_worker_state_nbytes\""));
+        final String printed = table.toString(StandardCharsets.UTF_8);
+        assertTrue(printed.contains("a. submit→result p50"), printed);
+        assertFalse(printed.contains(" - "), () -> "a figure is missing from the table:\n" + printed);
+    }
+
+    @Test
+    void summaryIsMedianMinMax()
+    {
+        final Map<String, Object> r1 = Map.of("x", 3.0, "s", "a");
+        final Map<String, Object> r2 = Map.of("x", 1.0, "s", "b");
+        final Map<String, Object> r3 = Map.of("x", 10.0, "s", "c");
+        @SuppressWarnings("unchecked") final Map<String, Object> sum =
+            (Map<String, Object>)BenchMain.summarise(List.of(r1, r2, r3));
+        assertEquals(Map.of("median", 3.0, "min", 1.0, "max", 10.0, "n", 3), sum.get("x"));
+        assertEquals("a", sum.get("s"));
+        @SuppressWarnings("unchecked") final Map<String, Object> even =
+            (Map<String, Object>)BenchMain.summarise(List.of(Map.of("x", 1.0), Map.of("x", 2.0)));
+        assertEquals(1.5, ((Map<?, ?>)even.get("x")).get("median"));
+    }
+
+    @Test
+    void badArgumentsAreRefusedWithTheReason()
+    {
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--only", "a,z"}))
+            .getMessage().contains("'z'"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--runs", "0"}))
+            .getMessage().contains("--runs"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--workers", "x"}))
+            .getMessage().contains("process|inprocess|both"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--json"}))
+            .getMessage().contains("needs a value"));
+        assertNull(BenchMain.parse(new String[]{"--help"}));
+    }
+
+    @Test
+    void jsonEscapesAndKeepsNumbers()
+    {
+        final Map<String, Object> m = new LinkedHashMap<>();
+        m.put("s", "a\"b\\c\n");
+        m.put("d", 1.5);
+        m.put("whole", 2.0);
+        m.put("l", List.of(1, 2L));
+        m.put("nan", Double.NaN);
+        m.put("none", null);
+        assertEquals("{\n  \"s\": \"a\\\"b\\\\c\\n\",\n  \"d\": 1.5,\n  \"whole\": 2.0,\n  \"l\": [1, 2],\n" +
+            "  \"nan\": null,\n  \"none\": null\n}\n", Json.write(m));
+    }
+}
