@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The end-to-end benchmark: runs the scenarios of {@code shared/peers/dask_bench.py} (same names, same units) on a
@@ -307,7 +308,7 @@ public final class BenchMain
         log(o, "starting LocalCluster(workers=2, threadsPerWorker=1, " + mode + ")");
         final long t0 = System.nanoTime();
         try (LocalCluster cluster = LocalCluster.builder().workers(2).threadsPerWorker(1).processes(processes)
-            .memoryLimit(4L << 30).start();
+            .memoryLimit(4L << 30).peerTimeoutNs(TimeUnit.SECONDS.toNanos(10)).start();
             Client client = cluster.client())
         {
             synchronized (results)
