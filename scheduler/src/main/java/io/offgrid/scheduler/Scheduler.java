@@ -272,6 +272,8 @@ public final class Scheduler implements AutoCloseable
         final boolean move;
         /** A replicate lowered n while the copy was in flight: drop it when it lands. */
         boolean cancelled;
+        /** The next older pending copy of the same key. */
+        PendingCopy next;
 
         PendingCopy(final TaskRecord task, final WorkerState from, final WorkerState to, final boolean move)
         {
@@ -350,7 +352,7 @@ public final class Scheduler implements AutoCloseable
     final Object2ObjectHashMap<String, ClientState> datasets = new Object2ObjectHashMap<>();
     final TaskQueue queue = new TaskQueue();
     final ObjectHashSet<TaskRecord> noWorker = new ObjectHashSet<>();
-    final ArrayList<PendingCopy> pendingCopies = new ArrayList<>();
+    final PendingCopies pendingCopies = new PendingCopies();
 
     private final ArrayDeque<TaskRecord> toErr = new ArrayDeque<>();
     private final ArrayDeque<TaskRecord> toCompute = new ArrayDeque<>();
@@ -1157,16 +1159,10 @@ public final class Scheduler implements AutoCloseable
             return;
         }
         final TaskRecord t = tasks.get(key);
-        PendingCopy done = null;
-        for (int i = pendingCopies.size() - 1; i >= 0; i--)
+        final PendingCopy done = pendingCopies.find(t, workerId);
+        if (null != done)
         {
-            final PendingCopy p = pendingCopies.get(i);
-            if (p.to == w && p.task == t)
-            {
-                done = p;
-                pendingCopies.remove(i);
-                break;
-            }
+            pendingCopies.remove(done);
         }
         if (null == t || !t.is(MEMORY))
         {
@@ -1205,17 +1201,13 @@ public final class Scheduler implements AutoCloseable
     {
         checkOpen();
         final TaskRecord t = tasks.get(key);
-        for (int i = pendingCopies.size() - 1; i >= 0; i--)
+        final PendingCopy p = pendingCopies.find(t, workerId);
+        if (null != p)
         {
-            final PendingCopy p = pendingCopies.get(i);
-            if (p.to.id == workerId && p.task == t)
+            pendingCopies.remove(p);
+            if (t.replication > t.holderCount)
             {
-                pendingCopies.remove(i);
-                if (t.replication > t.holderCount)
-                {
-                    heal(t);
-                }
-                break;
+                heal(t);
             }
         }
     }
@@ -2135,10 +2127,7 @@ public final class Scheduler implements AutoCloseable
 
     private void onLeftMemory(final TaskRecord t)
     {
-        if (!pendingCopies.isEmpty())
-        {
-            pendingCopies.removeIf(p -> p.task == t);
-        }
+        pendingCopies.removeTask(t);
         for (int i = 0; i < t.dependentCount; i++)
         {
             final TaskRecord d = t.dependents[i];
@@ -2539,9 +2528,9 @@ public final class Scheduler implements AutoCloseable
             return;
         }
         int have = t.holderCount;
-        for (final PendingCopy p : pendingCopies)
+        for (PendingCopy p = pendingCopies.first(t); null != p; p = p.next)
         {
-            if (p.task == t && !p.cancelled && !t.hasHolder(p.to))
+            if (!p.cancelled && !t.hasHolder(p.to))
             {
                 have++;
             }
@@ -2599,21 +2588,14 @@ public final class Scheduler implements AutoCloseable
 
     private PendingCopy pendingCopy(final TaskRecord t, final WorkerState w)
     {
-        for (final PendingCopy p : pendingCopies)
-        {
-            if (p.task == t && p.to == w)
-            {
-                return p;
-            }
-        }
-        return null;
+        return pendingCopies.find(t, w.id);
     }
 
     private boolean hasPendingMoveFrom(final TaskRecord t, final WorkerState w)
     {
-        for (final PendingCopy p : pendingCopies)
+        for (PendingCopy p = pendingCopies.first(t); null != p; p = p.next)
         {
-            if (p.task == t && p.from == w && p.move)
+            if (p.from == w && p.move)
             {
                 return true;
             }
@@ -2693,7 +2675,7 @@ public final class Scheduler implements AutoCloseable
             removeHolder(t, w);
         }
         w.managedBytes = 0;
-        pendingCopies.removeIf(p -> p.from == w || p.to == w);
+        pendingCopies.removeWorker(w);
         for (final TaskRecord t : held)
         {
             if (t.is(MEMORY))

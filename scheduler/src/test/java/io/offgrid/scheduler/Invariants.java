@@ -60,8 +60,10 @@ final class Invariants
         {
             throw new AssertionError("queue size " + s.queue.size() + " but " + queued + " queued records");
         }
-        for (final Scheduler.PendingCopy p : s.pendingCopies)
+        final int[] pending = {0};
+        s.pendingCopies.forEach(p ->
         {
+            pending[0]++;
             if (!live.contains(p.from) || !live.contains(p.to))
             {
                 throw new AssertionError("pending copy with a dead worker: " + p.task);
@@ -70,6 +72,14 @@ final class Invariants
             {
                 throw new AssertionError("pending copy of a key not in memory: " + p.task);
             }
+            if (p != s.pendingCopies.find(p.task, p.to.id))
+            {
+                throw new AssertionError("two pending copies of " + p.task + " to " + p.to);
+            }
+        });
+        if (pending[0] != s.pendingCopies.size())
+        {
+            throw new AssertionError("pending copies " + s.pendingCopies.size() + " but " + pending[0] + " listed");
         }
     }
 
