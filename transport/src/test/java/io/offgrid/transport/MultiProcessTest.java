@@ -164,9 +164,9 @@ class MultiProcessTest
     @Test
     void threeProcessesTalkToEachOther() throws Exception
     {
-        final TransportNode p = node(Nodes.context(1, events, allocator));
-        final ChildProcess c2 = child("id=2");
-        final ChildProcess c3 = child("id=3", "echo=true");
+        final TransportNode p = node(Nodes.context(1, events, allocator).peerTimeoutNs(5_000_000_000L));
+        final ChildProcess c2 = child("id=2", "peerTimeoutMs=5000");
+        final ChildProcess c3 = child("id=3", "echo=true", "peerTimeoutMs=5000");
         p.addPeer(2, c2.endpoint);
         p.addPeer(3, c3.endpoint);
         c2.send("peer 3 " + c3.endpoint);
@@ -248,8 +248,10 @@ class MultiProcessTest
     {
         final TransportDriver driver = TransportDriver.launch(new TransportDriver.Context());
         closeables.add(driver);
-        final TransportNode p = node(Nodes.context(1, events, allocator).aeronDirectoryName(driver.aeronDirectoryName()));
-        final ChildProcess c = child("id=2", "echo=true", "aeronDir=" + driver.aeronDirectoryName());
+        // Production peer timeout: nothing here waits for one, and 1.5 s lost the child once at load 7.7 on 2 cores.
+        final TransportNode p = node(Nodes.context(1, events, allocator).aeronDirectoryName(driver.aeronDirectoryName())
+            .peerTimeoutNs(5_000_000_000L));
+        final ChildProcess c = child("id=2", "echo=true", "aeronDir=" + driver.aeronDirectoryName(), "peerTimeoutMs=5000");
         p.addPeer(2, c.endpoint);
         c.expect("JOINED 1", 10_000, p);
         assertTrue(p.usesIpc(2));
