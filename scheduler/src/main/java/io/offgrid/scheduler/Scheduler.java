@@ -23,7 +23,8 @@ import java.util.function.Consumer;
  * The rules it keeps (DESIGN.md): a key stays in memory exactly while some client wants it or some task still
  * to run needs it, and is freed on every holder in the step where neither holds; lineage (the graph, not the
  * data) is kept for every wanted key; lost results are recomputed from it; scattered data has none and is
- * reported lost. Every state change goes through the one table in {@link TaskState}.
+ * reported lost. Every state change goes through the one table in {@link TaskState}, except that
+ * {@link #restart()} drops all records at once.
  */
 public final class Scheduler implements AutoCloseable
 {
