@@ -1078,8 +1078,9 @@ public final class Scheduler implements AutoCloseable
 
     /**
      * A client scattered data: the key is in memory on the given workers, with no lineage, and the client wants
-     * it. Unknown or dead holders are ignored; if none is left the client is told the key is lost. A key already
-     * defined by a task that is not in memory is refused (told erred) and the data is freed.
+     * it. Unknown or dead holders are ignored; if none is left the client is told the key is lost. Scattered data
+     * that was lost may be scattered again: every wanter is told it is in memory. A key already defined by a task
+     * that is not in memory is refused (told erred) and the data is freed.
      *
      * @param clientId a connected client.
      * @param key      the key.
@@ -1095,7 +1096,9 @@ public final class Scheduler implements AutoCloseable
             throw new IllegalArgumentException("scattered key '" + key + "': negative nbytes " + nbytes);
         }
         TaskRecord t = tasks.get(key);
-        if (null != t && !t.is(MEMORY) && !t.is(RELEASED))
+        // Scattered data reported lost may be scattered again (content-hashed keys come back the same).
+        final boolean lostData = null != t && t.is(ERRED) && t.hasFlag(TaskRecord.FLAG_LOST);
+        if (null != t && !t.is(MEMORY) && !t.is(RELEASED) && !lostData)
         {
             for (final long h : holders)
             {
@@ -1122,6 +1125,10 @@ public final class Scheduler implements AutoCloseable
         {
             t = new TaskRecord(key, nextSeq++);
             tasks.put(key, t);
+        }
+        if (lostData)
+        {
+            transition(t, RELEASED);
         }
         if (t.is(RELEASED))
         {

@@ -477,6 +477,30 @@ class SchedulerRulesTest
     }
 
     @Test
+    void lostScatteredDataCanBeScatteredAgainUnderTheSameKey()
+    {
+        workers(2, 1);
+        s.dataScattered(C1, "d", 100, 1);
+        graph.clear().want("d");
+        s.submitGraph(C2, graph);
+        s.workerDied(1);
+        assertEquals(KeyStatus.LOST, sink.lastStatus(C2, "d"));
+        sink.take();
+        // Content-hashed scatter keys: scattering the same data again gives the same key, still wanted by the
+        // futures that were told it was lost.
+        s.dataScattered(C1, "d", 100, 2);
+        assertEquals(TaskState.MEMORY, s.taskState("d"));
+        assertFalse(sink.has(Kind.FREE, 2, "d"), sink.commands.toString());
+        assertEquals(KeyStatus.MEMORY, sink.lastStatus(C1, "d"));
+        assertEquals(KeyStatus.MEMORY, sink.lastStatus(C2, "d"));
+        assertNull(s.error("d"));
+        s.releaseKey(C1, "d");
+        s.releaseKey(C2, "d");
+        assertTrue(sink.has(Kind.FREE, 2, "d"));
+        assertEquals(0, s.taskCount());
+    }
+
+    @Test
     void aReplicatedScatteredKeySurvivesTheDeathOfOneHolder()
     {
         workers(2, 1);
