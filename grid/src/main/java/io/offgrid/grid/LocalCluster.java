@@ -49,7 +49,8 @@ public final class LocalCluster implements AutoCloseable
     private volatile boolean closed;
 
     /**
-     * Settings: 2 workers, 2 threads each, 1 GiB each, in-process, no secret, 2 s peer timeout.
+     * Settings: 2 workers, 2 threads each, 1 GiB each, in-process, no secret, 10 s peer timeout (generous: a
+     * loaded 2-core machine can starve a node's thread for seconds; lower it to notice dead workers sooner).
      */
     public static final class Builder
     {
@@ -58,7 +59,7 @@ public final class LocalCluster implements AutoCloseable
         private long memoryLimit = 1L << 30;
         private boolean processes;
         private byte[] clusterSecret;
-        private long peerTimeoutNs = TimeUnit.SECONDS.toNanos(2);
+        private long peerTimeoutNs = TimeUnit.SECONDS.toNanos(10);
         private String serializationAllowList;
 
         /**

@@ -271,6 +271,9 @@ public final class Worker implements AutoCloseable
     private final ManyToOneConcurrentArrayQueue<Result> results = new ManyToOneConcurrentArrayQueue<>(65536);
     private final ConcurrentHashMap<Long, Object> loadedFunctions = new ConcurrentHashMap<>();
     private final AtomicInteger executing = new AtomicInteger();
+    /** Executor threads store results under the read lock; restart clears under the write lock (no straggler). */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock storeLock =
+        new java.util.concurrent.locks.ReentrantReadWriteLock();
     private volatile boolean registered;
     private volatile boolean schedulerLost;
 
@@ -609,8 +612,22 @@ public final class Worker implements AutoCloseable
             final Object[] args = TaskArguments.decode(codecs, task.arguments, store::getValue);
             final Object value = TaskFunctions.invoke(fn, args);
             final int codecId = codecs.codecFor(value).id();
-            store.put(task.key, value);
-            result = new Result(task, store.nbytes(task.key), codecId, System.nanoTime() - t0, null);
+            final long nbytes;
+            storeLock.readLock().lock();
+            try
+            {
+                if (task.cancelled)
+                {
+                    return; // cancelled, freed or restarted: nothing to store or report
+                }
+                store.put(task.key, value);
+                nbytes = store.nbytes(task.key);
+            }
+            finally
+            {
+                storeLock.readLock().unlock();
+            }
+            result = new Result(task, nbytes, codecId, System.nanoTime() - t0, null);
         }
         catch (final Throwable ex)
         {
@@ -995,7 +1012,15 @@ public final class Worker implements AutoCloseable
             }
             fetches.clear();
             held.clear();
-            store.clear();
+            storeLock.writeLock().lock();
+            try
+            {
+                store.clear();
+            }
+            finally
+            {
+                storeLock.writeLock().unlock();
+            }
             final RequestDoneEncoder e = new RequestDoneEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
                 .requestId(requestId).status(RequestStatus.OK);
             e.keysCount(0);

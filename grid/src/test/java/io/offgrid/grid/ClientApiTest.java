@@ -318,7 +318,7 @@ class ClientApiTest
         final GridFuture<Long> pending = client.submit((Long m) -> GridTests.sleepy(m), 20_000L);
         GridTests.sleep(100);
         cluster.scheduler().close();
-        final GridException ex = assertThrows(GridException.class, () -> pending.get(15, TimeUnit.SECONDS));
+        final GridException ex = assertThrows(GridException.class, () -> pending.get(30, TimeUnit.SECONDS));
         assertTrue(ex.getMessage().contains("scheduler"), ex.getMessage());
         assertEquals(FutureStatus.ERROR, pending.status());
         assertThrows(GridException.class, () -> client.submit((Integer x) -> x, 1));

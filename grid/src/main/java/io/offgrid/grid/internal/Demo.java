@@ -309,7 +309,7 @@ public final class Demo
 
     private void settle(final BooleanSupplier done)
     {
-        settle(done, processes ? 3_000 : 2_000);
+        settle(done, processes ? 6_000 : 5_000);
     }
 
     private static void settle(final BooleanSupplier done, final long maxMs)
