@@ -301,23 +301,73 @@ public final class BenchMain
         return results;
     }
 
+    /** The cluster a mode runs on; replaced when a failed scenario left it without its 2 workers. */
+    private static final class Bench implements AutoCloseable
+    {
+        final LocalCluster cluster;
+        final Client client;
+        final Scenarios scenarios;
+
+        Bench(final Options o, final boolean processes)
+        {
+            final LocalCluster c = LocalCluster.builder().workers(2).threadsPerWorker(1).processes(processes)
+                .memoryLimit(4L << 30).peerTimeoutNs(TimeUnit.SECONDS.toNanos(10)).start();
+            try
+            {
+                cluster = c;
+                client = c.client();
+                scenarios = new Scenarios(o.sizes, c, client, !processes);
+            }
+            catch (final RuntimeException ex)
+            {
+                c.close();
+                throw ex;
+            }
+        }
+
+        boolean healthy()
+        {
+            try
+            {
+                return client.info().workers().size() == 2;
+            }
+            catch (final RuntimeException ex)
+            {
+                return false;
+            }
+        }
+
+        @Override
+        public void close()
+        {
+            try
+            {
+                client.close();
+            }
+            finally
+            {
+                cluster.close();
+            }
+        }
+    }
+
     private static void runMode(final Options o, final LoadMonitor mon, final boolean processes,
         final Map<String, Object> m, final Map<String, Object> results)
     {
         final String mode = processes ? "process" : "inprocess";
         log(o, "starting LocalCluster(workers=2, threadsPerWorker=1, " + mode + ")");
         final long t0 = System.nanoTime();
-        try (LocalCluster cluster = LocalCluster.builder().workers(2).threadsPerWorker(1).processes(processes)
-            .memoryLimit(4L << 30).peerTimeoutNs(TimeUnit.SECONDS.toNanos(10)).start();
-            Client client = cluster.client())
+        Bench bench = null;
+        int restarts = 0;
+        try
         {
+            bench = new Bench(o, processes);
             synchronized (results)
             {
                 m.put("cluster", "2 workers x 1 thread, " + (processes ? "process workers (UDP 127.0.0.1)" :
                     "in-process workers (Aeron IPC)"));
                 m.put("cluster_start_s", LoadMonitor.round((System.nanoTime() - t0) / 1e9, 3));
             }
-            final Scenarios s = new Scenarios(o.sizes, cluster, client, !processes);
             for (final Scenarios.Scenario sc : Scenarios.ALL)
             {
                 if (!o.only.isEmpty() && !o.only.contains(sc.letter()))
@@ -339,13 +389,26 @@ public final class BenchMain
                     final LoadMonitor.Snapshot a = mon.snap();
                     try
                     {
-                        runs.add(sc.runner().run(s));
+                        runs.add(sc.runner().run(bench.scenarios));
                     }
                     catch (final Exception | OutOfMemoryError ex)
                     {
                         errors.add(ex.getClass().getSimpleName() + ": " + ex.getMessage());
                         log(o, mode + " " + sc.name() + " FAILED: " + ex);
-                        s.waitIdle();
+                        if (bench.healthy())
+                        {
+                            bench.scenarios.waitIdle();
+                        }
+                        else
+                        {
+                            // A lost worker would spoil every later figure: start a fresh cluster.
+                            errors.add("a worker was lost: the cluster was restarted after this run");
+                            log(o, mode + " cluster lost a worker; starting a fresh one");
+                            bench.close();
+                            bench = null;
+                            bench = new Bench(o, processes);
+                            restarts++;
+                        }
                     }
                     final Map<String, Object> load = LoadMonitor.delta(a, mon.snap());
                     loads.add(load);
@@ -373,6 +436,17 @@ public final class BenchMain
                 m.put("error", ex.toString());
             }
             log(o, mode + " cluster FAILED: " + ex);
+        }
+        finally
+        {
+            synchronized (results)
+            {
+                m.put("cluster_restarts", restarts);
+            }
+            if (null != bench)
+            {
+                bench.close();
+            }
         }
     }
 

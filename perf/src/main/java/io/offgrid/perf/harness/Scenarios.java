@@ -327,12 +327,12 @@ final class Scenarios
         GridFuture<double[]> f = client.scatter(big, toA);
         check(Arrays.equals(client.whoHas(List.of(f)).get(f.key()), new long[]{a}), "scattered array not on A only");
         long t0 = System.nanoTime();
+        GridFuture<Long> n = null;
         try
         {
-            final GridFuture<Long> n = client.submit(Tasks.NBYTES_OF, onB, f);
+            n = client.submit(Tasks.NBYTES_OF, onB, f);
             final long got = n.get();
             final long t1 = System.nanoTime();
-            n.release();
             check(got == nbytes, "task on B saw " + got + " bytes");
             final long[] holders = client.whoHas(List.of(f)).get(f.key());
             out.put("task_wall_s", seconds(t1 - t0));
@@ -344,6 +344,13 @@ final class Scenarios
         {
             // Process workers decode a task's arguments onto their heap; say so instead of losing the other figure.
             out.put("task_error", ex.getClass().getSimpleName() + ": " + ex.getMessage());
+        }
+        finally
+        {
+            if (null != n)
+            {
+                n.release(); // an erred key stays on the scheduler while wanted
+            }
         }
         f.release();
         waitIdle();
