@@ -1,6 +1,7 @@
 package io.offgrid.client;
 
 import io.offgrid.client.internal.GridProtocol;
+import io.offgrid.client.internal.PeerDirectory;
 import io.offgrid.client.internal.TaskArguments;
 import io.offgrid.client.internal.TaskFunctions;
 import io.offgrid.memory.Block;
@@ -99,8 +100,7 @@ public final class Client implements AutoCloseable
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final Long2ObjectHashMap<Pending> pending = new Long2ObjectHashMap<>();
     private final LongHashSet definedFunctions = new LongHashSet();
-    private final Long2ObjectHashMap<String> directory = new Long2ObjectHashMap<>();
-    private final LongHashSet addedPeers = new LongHashSet();
+    private final PeerDirectory directory = new PeerDirectory();
     private final HashMap<String, Incoming> incoming = new HashMap<>();
     private final HashMap<String, Outgoing> outgoing = new HashMap<>();
 
@@ -1419,18 +1419,7 @@ public final class Client implements AutoCloseable
 
     private boolean ensurePeer(final long peerId)
     {
-        if (peerId == GridProtocol.SCHEDULER_NODE_ID || addedPeers.contains(peerId) || node.isJoined(peerId))
-        {
-            return true;
-        }
-        final String endpoint = directory.get(peerId);
-        if (null == endpoint)
-        {
-            return false;
-        }
-        node.addPeer(peerId, endpoint);
-        addedPeers.add(peerId);
-        return true;
+        return directory.ensure(node, peerId);
     }
 
     private void sendGraph(final List<TaskSpec> tasks, final List<String> wantKeys)
@@ -1901,7 +1890,7 @@ public final class Client implements AutoCloseable
 
         public void onPeerLost(final long peerId, final String reason, final int droppedMessages)
         {
-            addedPeers.remove(peerId);
+            directory.lost(peerId);
             for (final Pending p : new ArrayList<>(pending.values()))
             {
                 if (p.awaitedNode == peerId)

@@ -1,6 +1,7 @@
 package io.offgrid.grid;
 
 import io.offgrid.client.internal.GridProtocol;
+import io.offgrid.client.internal.PeerDirectory;
 import io.offgrid.client.internal.TaskArguments;
 import io.offgrid.client.internal.TaskFunctions;
 import io.offgrid.memory.Block;
@@ -290,8 +291,7 @@ public final class Worker implements AutoCloseable
     private final HashMap<String, Incoming> incoming = new HashMap<>();
     private final HashMap<String, Block> outgoing = new HashMap<>();
     private final HashSet<String> held = new HashSet<>();
-    private final Long2ObjectHashMap<String> directory = new Long2ObjectHashMap<>();
-    private final LongHashSet addedPeers = new LongHashSet();
+    private final PeerDirectory directory = new PeerDirectory();
     private long nextRequestId = 1;
     private long lastHeartbeatNs;
 
@@ -556,18 +556,7 @@ public final class Worker implements AutoCloseable
 
     private boolean ensurePeer(final long peerId)
     {
-        if (peerId == GridProtocol.SCHEDULER_NODE_ID || addedPeers.contains(peerId) || node.isJoined(peerId))
-        {
-            return true;
-        }
-        final String endpoint = directory.get(peerId);
-        if (null == endpoint)
-        {
-            return false;
-        }
-        node.addPeer(peerId, endpoint);
-        addedPeers.add(peerId);
-        return true;
+        return directory.ensure(node, peerId);
     }
 
     private void start(final WorkerTask task)
@@ -1036,14 +1025,14 @@ public final class Worker implements AutoCloseable
 
         public void onPeerLost(final long peerId, final String reason, final int droppedMessages)
         {
-            addedPeers.remove(peerId);
+            directory.lost(peerId);
             if (peerId == GridProtocol.SCHEDULER_NODE_ID)
             {
                 schedulerLost = true;
                 LOG.warn("worker {}: scheduler lost ({})", nodeId, reason);
                 return;
             }
-            directory.remove(peerId);
+            directory.forget(peerId);
             for (final FetchState f : new ArrayList<>(fetches.values()))
             {
                 if (f.currentHolder == peerId && f.requestId != 0)
