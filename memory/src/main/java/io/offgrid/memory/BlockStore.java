@@ -27,7 +27,7 @@ import java.util.function.Consumer;
 
 /**
  * One worker's home for results: blocks of bytes in native memory under string keys, with a memory
- * budget, spilling of least-recently-used blocks to memory-mapped files, and codecs that turn Java
+ * budget, spilling of least-recently-used blocks to files (positional I/O, or memory-mapped on request), and codecs that turn Java
  * values into blocks and back.
  *
  * <h2>Memory</h2>
