@@ -27,8 +27,8 @@ import java.util.function.Consumer;
 
 /**
  * One worker's home for results: blocks of bytes in native memory under string keys, with a memory
- * budget, spilling of least-recently-used blocks to files (positional I/O, or memory-mapped on request), and codecs that turn Java
- * values into blocks and back.
+ * budget, spilling of least-recently-used blocks to files (positional I/O, or memory-mapped on
+ * request), and codecs that turn Java values into blocks and back.
  *
  * <h2>Memory</h2>
  * {@link #managedBytes()} is the sum of the lengths (16-byte header plus payload) of the blocks in
