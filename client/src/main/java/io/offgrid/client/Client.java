@@ -11,6 +11,7 @@ import io.offgrid.memory.CodecRegistry;
 import io.offgrid.transport.BlockAllocator;
 import io.offgrid.transport.BlockListener;
 import io.offgrid.transport.PeerListener;
+import io.offgrid.transport.AgentGroup;
 import io.offgrid.transport.TransportNode;
 import io.offgrid.transport.protocol.BlockStatus;
 import io.offgrid.transport.protocol.BooleanType;
@@ -139,13 +140,31 @@ public final class Client implements AutoCloseable
         {
             ctx.aeronDirectoryName(config.aeronDirectoryName());
         }
+        final AgentGroup group = config.agentGroup();
+        if (null != group)
+        {
+            ctx.agentGroup(group);
+        }
         TransportNode launched = null;
         try
         {
             launched = TransportNode.launch(ctx);
+            if (null != group)
+            {
+                group.add(launched);
+            }
         }
         catch (final RuntimeException ex)
         {
+            if (null != launched)
+            {
+                final TransportNode failed = launched;
+                group.call(() ->
+                {
+                    failed.close();
+                    return null;
+                });
+            }
             store.close();
             throw ex;
         }
@@ -1300,6 +1319,10 @@ public final class Client implements AutoCloseable
             current = null;
         }
         fail(new GridException("client closed"));
+        if (null != config.agentGroup())
+        {
+            config.agentGroup().remove(node); // closes the node on the group's thread
+        }
         node.close();
         store.close();
     }

@@ -1,6 +1,7 @@
 package io.offgrid.client;
 
 import io.offgrid.client.internal.GridProtocol;
+import io.offgrid.transport.AgentGroup;
 
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -14,6 +15,7 @@ public final class ClientConfig
     private String schedulerAddress;
     private String listenEndpoint = "127.0.0.1:0";
     private String aeronDirectoryName;
+    private AgentGroup agentGroup;
     private byte[] clusterSecret;
     private long nodeId = -1;
     private long peerTimeoutNs = TimeUnit.SECONDS.toNanos(5);
@@ -73,6 +75,25 @@ public final class ClientConfig
     public String aeronDirectoryName()
     {
         return aeronDirectoryName;
+    }
+
+    /**
+     * @param group run the client's transport agent on a shared {@link AgentGroup} thread (as a LocalCluster does
+     *              for its own clients); null (default) for a thread of its own.
+     * @return this.
+     */
+    public ClientConfig agentGroup(final AgentGroup group)
+    {
+        this.agentGroup = group;
+        return this;
+    }
+
+    /**
+     * @return the shared agent thread, or null.
+     */
+    public AgentGroup agentGroup()
+    {
+        return agentGroup;
     }
 
     /**

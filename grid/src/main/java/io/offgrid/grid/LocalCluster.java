@@ -2,6 +2,8 @@ package io.offgrid.grid;
 
 import io.offgrid.client.Client;
 import io.offgrid.client.ClientConfig;
+import io.aeron.driver.ThreadingMode;
+import io.offgrid.transport.AgentGroup;
 import io.offgrid.transport.TransportDriver;
 
 import java.io.BufferedReader;
@@ -42,6 +44,8 @@ public final class LocalCluster implements AutoCloseable
     private final Builder config;
     private final Path tempDirectory;
     private final TransportDriver driver;
+    /** One thread for the driver and every node of this JVM: hops between them are calls within a duty cycle. */
+    private final AgentGroup group;
     private final SchedulerServer scheduler;
     private final CopyOnWriteArrayList<WorkerHandle> workers = new CopyOnWriteArrayList<>();
     private final CopyOnWriteArrayList<Client> clients = new CopyOnWriteArrayList<>();
@@ -260,13 +264,16 @@ public final class LocalCluster implements AutoCloseable
             throw new UncheckedIOException(ex);
         }
         TransportDriver d = null;
+        AgentGroup g = null;
         SchedulerServer s = null;
         try
         {
-            d = TransportDriver.launch(new TransportDriver.Context());
+            d = TransportDriver.launch(new TransportDriver.Context().threadingMode(ThreadingMode.INVOKER));
+            g = AgentGroup.start(new AgentGroup.Context().name("offgrid-cluster").driver(d));
             s = SchedulerServer.launch(new SchedulerServer.Context()
                 .listenEndpoint("127.0.0.1:0")
                 .aeronDirectoryName(d.aeronDirectoryName())
+                .agentGroup(g)
                 .clusterSecret(config.clusterSecret)
                 .peerTimeoutNs(config.peerTimeoutNs));
         }
@@ -276,6 +283,10 @@ public final class LocalCluster implements AutoCloseable
             {
                 s.close();
             }
+            if (null != g)
+            {
+                g.close();
+            }
             if (null != d)
             {
                 d.close();
@@ -284,6 +295,7 @@ public final class LocalCluster implements AutoCloseable
             throw ex;
         }
         this.driver = d;
+        this.group = g;
         this.scheduler = s;
         try
         {
@@ -328,6 +340,7 @@ public final class LocalCluster implements AutoCloseable
                 .nodeId(id)
                 .schedulerAddress(scheduler.endpoint())
                 .aeronDirectoryName(driver.aeronDirectoryName())
+                .agentGroup(group)
                 .clusterSecret(config.clusterSecret)
                 .threads(config.threadsPerWorker)
                 .memoryLimit(config.memoryLimit)
@@ -415,6 +428,7 @@ public final class LocalCluster implements AutoCloseable
         final Client c = Client.connect(new ClientConfig()
             .schedulerAddress(scheduler.endpoint())
             .aeronDirectoryName(driver.aeronDirectoryName())
+            .agentGroup(group)
             .clusterSecret(config.clusterSecret)
             .peerTimeoutNs(config.peerTimeoutNs)
             .serializationAllowList(config.allowList()));
@@ -559,6 +573,10 @@ public final class LocalCluster implements AutoCloseable
         if (null != scheduler)
         {
             scheduler.close();
+        }
+        if (null != group)
+        {
+            group.close();
         }
         if (null != driver)
         {

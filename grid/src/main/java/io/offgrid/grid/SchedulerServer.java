@@ -7,7 +7,9 @@ import io.offgrid.scheduler.KeyStatus;
 import io.offgrid.scheduler.Scheduler;
 import io.offgrid.scheduler.TaskGraph;
 import io.offgrid.transport.PeerListener;
+import io.offgrid.transport.AgentGroup;
 import io.offgrid.transport.TransportNode;
+import io.offgrid.transport.WakeableIdleStrategy;
 import io.offgrid.transport.protocol.BooleanType;
 import io.offgrid.transport.protocol.CancelKeysDecoder;
 import io.offgrid.transport.protocol.CancelKeysEncoder;
@@ -48,7 +50,6 @@ import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
-import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -83,6 +84,7 @@ public final class SchedulerServer implements AutoCloseable
     {
         private String listenEndpoint = "127.0.0.1:0";
         private String aeronDirectoryName;
+        private AgentGroup agentGroup;
         private byte[] clusterSecret;
         private long peerTimeoutNs = TimeUnit.SECONDS.toNanos(5);
         private Scheduler.Context schedulerContext;
@@ -94,6 +96,17 @@ public final class SchedulerServer implements AutoCloseable
         public Context listenEndpoint(final String endpoint)
         {
             this.listenEndpoint = endpoint;
+            return this;
+        }
+
+        /**
+         * @param group run this node's agent on a shared {@link AgentGroup} thread (in-process clusters) instead
+         *              of a thread of its own; null (default) for its own thread.
+         * @return this.
+         */
+        public Context agentGroup(final AgentGroup group)
+        {
+            this.agentGroup = group;
             return this;
         }
 
@@ -164,6 +177,10 @@ public final class SchedulerServer implements AutoCloseable
     private final TransportNode node;
     private final Scheduler scheduler;
     private final AgentRunner runner;
+    private final Agent agent;
+    private final AgentGroup group;
+    /** Wakes this node's thread when another thread hands it work. */
+    private final Runnable waker;
     private final ConcurrentHashMap<Long, long[]> workerView = new ConcurrentHashMap<>();
     private volatile int clientCount;
 
@@ -186,6 +203,9 @@ public final class SchedulerServer implements AutoCloseable
     private SchedulerServer(final Context ctx)
     {
         this.ctx = ctx.conclude();
+        this.group = ctx.agentGroup;
+        final WakeableIdleStrategy idle = null == group ? WakeableIdleStrategy.forNode() : null;
+        this.waker = null == group ? idle::wake : group::wake;
         final Handlers handlers = new Handlers();
         this.scheduler = new Scheduler(ctx.schedulerContext, handlers);
         final TransportNode.Context tctx = new TransportNode.Context()
@@ -195,6 +215,8 @@ public final class SchedulerServer implements AutoCloseable
             .peerTimeoutNs(ctx.peerTimeoutNs)
             .heartbeatIntervalNs(Math.min(500_000_000L, ctx.peerTimeoutNs / 4))
             .useAgentRunner(false)
+            .agentGroup(group)
+            .commandWaker(waker)
             .defaultHandler(handlers::onMessage)
             .peerListener(handlers);
         if (null != ctx.aeronDirectoryName)
@@ -203,10 +225,17 @@ public final class SchedulerServer implements AutoCloseable
         }
         this.node = TransportNode.launch(tctx);
         this.out = new UnsafeBuffer(new byte[node.maxMessageLength()]);
-        this.runner = new AgentRunner(
-            new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MICROSECONDS.toNanos(50)),
-            ex -> LOG.warn("scheduler agent error", ex), null, new ServerAgent());
-        AgentRunner.startOnThread(runner);
+        this.agent = new ServerAgent();
+        if (null != group)
+        {
+            this.runner = null;
+            group.add(agent);
+        }
+        else
+        {
+            this.runner = new AgentRunner(idle, ex -> LOG.warn("scheduler agent error", ex), null, agent);
+            AgentRunner.startOnThread(runner);
+        }
     }
 
     /**
@@ -265,9 +294,32 @@ public final class SchedulerServer implements AutoCloseable
     @Override
     public void close()
     {
-        runner.close();
-        node.close();
+        if (null != group)
+        {
+            group.remove(agent);
+        }
+        else
+        {
+            runner.close();
+        }
+        closeNode();
         scheduler.close();
+    }
+
+    private void closeNode()
+    {
+        if (null != group)
+        {
+            group.call(() ->
+            {
+                node.close(); // Aeron calls of a group's node belong on the group's thread
+                return null;
+            });
+        }
+        else
+        {
+            node.close();
+        }
     }
 
     private final class ServerAgent implements Agent

@@ -11,7 +11,9 @@ import io.offgrid.memory.CodecRegistry;
 import io.offgrid.transport.BlockAllocator;
 import io.offgrid.transport.BlockListener;
 import io.offgrid.transport.PeerListener;
+import io.offgrid.transport.AgentGroup;
 import io.offgrid.transport.TransportNode;
+import io.offgrid.transport.WakeableIdleStrategy;
 import io.offgrid.transport.protocol.BlockStatus;
 import io.offgrid.transport.protocol.BooleanType;
 import io.offgrid.transport.protocol.CancelKeysDecoder;
@@ -40,7 +42,6 @@ import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
-import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.slf4j.Logger;
@@ -84,6 +85,7 @@ public final class Worker implements AutoCloseable
         private String schedulerAddress;
         private String listenEndpoint = "127.0.0.1:0";
         private String aeronDirectoryName;
+        private AgentGroup agentGroup;
         private byte[] clusterSecret;
         private int threads = Runtime.getRuntime().availableProcessors();
         private long memoryLimit = 4L << 30;
@@ -128,6 +130,17 @@ public final class Worker implements AutoCloseable
         public Context listenEndpoint(final String endpoint)
         {
             this.listenEndpoint = endpoint;
+            return this;
+        }
+
+        /**
+         * @param group run this node's agent on a shared {@link AgentGroup} thread (in-process clusters) instead
+         *              of a thread of its own; null (default) for its own thread.
+         * @return this.
+         */
+        public Context agentGroup(final AgentGroup group)
+        {
+            this.agentGroup = group;
             return this;
         }
 
@@ -269,6 +282,10 @@ public final class Worker implements AutoCloseable
     private final TransportNode node;
     private final ThreadPoolExecutor executor;
     private final AgentRunner runner;
+    private final Agent agent;
+    private final AgentGroup group;
+    /** Wakes this node's thread when another thread hands it work. */
+    private final Runnable waker;
     private final ManyToOneConcurrentArrayQueue<Result> results = new ManyToOneConcurrentArrayQueue<>(65536);
     private final ConcurrentHashMap<Long, Object> loadedFunctions = new ConcurrentHashMap<>();
     private final AtomicInteger executing = new AtomicInteger();
@@ -340,6 +357,9 @@ public final class Worker implements AutoCloseable
     private Worker(final Context ctx)
     {
         this.ctx = ctx.conclude();
+        this.group = ctx.agentGroup;
+        final WakeableIdleStrategy idle = null == group ? WakeableIdleStrategy.forNode() : null;
+        this.waker = null == group ? idle::wake : group::wake;
         this.nodeId = ctx.nodeId;
         this.codecs = new CodecRegistry(ctx.serializationAllowList);
         final BlockStore.Context sctx = new BlockStore.Context()
@@ -367,6 +387,8 @@ public final class Worker implements AutoCloseable
             .peerTimeoutNs(ctx.peerTimeoutNs)
             .heartbeatIntervalNs(Math.min(500_000_000L, ctx.peerTimeoutNs / 4))
             .useAgentRunner(false)
+            .agentGroup(group)
+            .commandWaker(waker)
             .defaultHandler(handlers::onMessage)
             .peerListener(handlers)
             .blockAllocator(handlers)
@@ -396,10 +418,17 @@ public final class Worker implements AutoCloseable
                 .pid(ProcessHandle.current().pid()).name(node.endpoint());
             sendToScheduler(e.encodedLength());
         });
-        this.runner = new AgentRunner(
-            new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MICROSECONDS.toNanos(50)),
-            ex -> LOG.warn("worker agent error", ex), null, new WorkerAgent());
-        AgentRunner.startOnThread(runner);
+        this.agent = new WorkerAgent();
+        if (null != group)
+        {
+            this.runner = null;
+            group.add(agent);
+        }
+        else
+        {
+            this.runner = new AgentRunner(idle, ex -> LOG.warn("worker agent error", ex), null, agent);
+            AgentRunner.startOnThread(runner);
+        }
     }
 
     /**
@@ -483,7 +512,14 @@ public final class Worker implements AutoCloseable
     @Override
     public void close()
     {
-        runner.close();
+        if (null != group)
+        {
+            group.remove(agent);
+        }
+        else
+        {
+            runner.close();
+        }
         executor.shutdownNow();
         try
         {
@@ -498,7 +534,7 @@ public final class Worker implements AutoCloseable
             b.close();
         }
         outgoing.clear();
-        node.close();
+        closeNode();
         for (final Incoming in : incoming.values())
         {
             in.reservation.close();
@@ -508,6 +544,22 @@ public final class Worker implements AutoCloseable
     }
 
     // ============================================================================================== agent
+
+    private void closeNode()
+    {
+        if (null != group)
+        {
+            group.call(() ->
+            {
+                node.close(); // Aeron calls of a group's node belong on the group's thread
+                return null;
+            });
+        }
+        else
+        {
+            node.close();
+        }
+    }
 
     private final class WorkerAgent implements Agent
     {
@@ -630,6 +682,7 @@ public final class Worker implements AutoCloseable
         {
             Thread.onSpinWait();
         }
+        waker.run();
     }
 
     private void onResult(final Result r)

@@ -159,10 +159,12 @@ public final class TransportNode implements Agent, AutoCloseable
                 dir = driver.aeronDirectoryName();
             }
             final AgentInvoker invoker = null != driver && driver.threadingMode() == ThreadingMode.INVOKER ? driver.invoker() : null;
+            // In a group the group steps the driver; a call awaiting the driver (on the group's thread) steps it too.
+            final AgentInvoker awaitInvoker = null != invoker ? invoker : null != ctx.agentGroup ? ctx.agentGroup.driverInvoker() : null;
             client = Aeron.connect(new Aeron.Context()
                 .aeronDirectoryName(dir)
                 .useConductorAgentInvoker(true)
-                .driverAgentInvoker(invoker)
+                .driverAgentInvoker(awaitInvoker)
                 .errorHandler(TransportNode::logError)
                 .clientName("offgrid-node-" + ctx.nodeId));
             this.embeddedDriver = driver;
@@ -207,7 +209,9 @@ public final class TransportNode implements Agent, AutoCloseable
      */
     public static TransportNode launch(final Context ctx)
     {
-        return new TransportNode(ctx.conclude());
+        ctx.conclude();
+        final AgentGroup group = ctx.agentGroup;
+        return null == group ? new TransportNode(ctx) : group.call(() -> new TransportNode(ctx));
     }
 
     /** @return this node's id. */
@@ -254,6 +258,11 @@ public final class TransportNode implements Agent, AutoCloseable
     public void execute(final Runnable command)
     {
         commands.offer(command);
+        final Runnable waker = ctx.commandWaker;
+        if (null != waker)
+        {
+            waker.run();
+        }
     }
 
     /**
@@ -1853,6 +1862,8 @@ public final class TransportNode implements Agent, AutoCloseable
         private boolean useAgentRunner = true;
         private IdleStrategy idleStrategy;
         private IdleStrategy sendIdleStrategy;
+        private Runnable commandWaker;
+        private AgentGroup agentGroup;
         private byte[] clusterSecret;
         private long heartbeatIntervalNs = TimeUnit.MILLISECONDS.toNanos(500);
         private long peerTimeoutNs = TimeUnit.SECONDS.toNanos(5);
@@ -1917,6 +1928,32 @@ public final class TransportNode implements Agent, AutoCloseable
         public Context idleStrategy(final IdleStrategy idleStrategy)
         {
             this.idleStrategy = idleStrategy;
+            return this;
+        }
+
+        /**
+         * Run on a shared {@link AgentGroup} thread: the node starts on that thread, its Aeron client steps the
+         * group's driver while it awaits it, {@link #execute} wakes the group, and no thread of its own is started
+         * (the owner adds the node, or an agent that steps it, to the group, and closes it through
+         * {@link AgentGroup#call}).
+         *
+         * @param group the group, or null (default).
+         * @return this.
+         */
+        public Context agentGroup(final AgentGroup group)
+        {
+            this.agentGroup = group;
+            return this;
+        }
+
+        /**
+         * @param waker run after {@link #execute} queued a command, to wake whatever thread runs the agent (e.g.
+         *              {@link AgentGroup#wake()}); by default the node's own {@link WakeableIdleStrategy}, if it has one.
+         * @return this.
+         */
+        public Context commandWaker(final Runnable waker)
+        {
+            this.commandWaker = waker;
             return this;
         }
 
@@ -2115,7 +2152,20 @@ public final class TransportNode implements Agent, AutoCloseable
             if (null == idleStrategy)
             {
                 // Chosen by measurement on 2 cores (transport/README.md): spin and yield briefly, then park up to 50 µs.
-                idleStrategy = new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MICROSECONDS.toNanos(50));
+                // An API thread's execute() wakes the parked agent (WakeableIdleStrategy) instead of waiting out the park.
+                idleStrategy = WakeableIdleStrategy.forNode();
+            }
+            if (null != agentGroup)
+            {
+                useAgentRunner = false;
+                if (null == commandWaker)
+                {
+                    commandWaker = agentGroup::wake;
+                }
+            }
+            if (null == commandWaker && useAgentRunner && idleStrategy instanceof WakeableIdleStrategy)
+            {
+                commandWaker = ((WakeableIdleStrategy)idleStrategy)::wake;
             }
             if (null == sendIdleStrategy)
             {
