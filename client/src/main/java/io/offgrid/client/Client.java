@@ -87,6 +87,7 @@ public final class Client implements AutoCloseable
     private final TransportNode node;
     private final AtomicLong nextRequestId = new AtomicLong(1);
     private final AtomicLong nextLocalKey = new AtomicLong(1);
+    private static final String INLINE_PREFIX = "inline-";
     private final CompletableFuture<Void> registered = new CompletableFuture<>();
 
     /** Guarded by itself: the want table shared by user threads and the agent. */
@@ -620,7 +621,7 @@ public final class Client implements AutoCloseable
         final ArrayList<CompletableFuture<String>> fetches = new ArrayList<>(futures.size());
         for (final GridFuture<?> f : futures)
         {
-            fetches.add(status(f.want()) == FutureStatus.FINISHED ? startFetch(f.key()) : null);
+            fetches.add(status(f.want()) == FutureStatus.FINISHED ? fetchOrInline(f.want()) : null);
         }
         final ArrayList<T> values = new ArrayList<>(futures.size());
         for (int i = 0; i < futures.size(); i++)
@@ -631,7 +632,7 @@ public final class Client implements AutoCloseable
             {
                 try
                 {
-                    v = takeLocal(await(fetch, deadline - System.nanoTime(), "gather"));
+                    v = readFetched(await(fetch, deadline - System.nanoTime(), "gather"));
                 }
                 catch (final GridException ex)
                 {
@@ -681,7 +682,7 @@ public final class Client implements AutoCloseable
             }
             try
             {
-                return takeLocal(await(startFetch(want.key), deadline - System.nanoTime(), "gather " + want.key));
+                return readFetched(await(fetchOrInline(want), deadline - System.nanoTime(), "gather " + want.key));
             }
             catch (final GridException ex)
             {
@@ -710,6 +711,25 @@ public final class Client implements AutoCloseable
         {
             store.remove(localKey);
         }
+    }
+
+    /** The inline copy's local key when the result came with its state update, else a fetch from a holder. */
+    private CompletableFuture<String> fetchOrInline(final WantedKey want)
+    {
+        synchronized (wants)
+        {
+            if (null != want.inline)
+            {
+                return CompletableFuture.completedFuture(want.inline);
+            }
+        }
+        return startFetch(want.key);
+    }
+
+    /** Decode a fetched copy (and drop it) or an inline copy (kept while the key is wanted, for the next get). */
+    private <T> T readFetched(final String localKey)
+    {
+        return localKey.startsWith(INLINE_PREFIX) ? (T)store.getValue(localKey) : takeLocal(localKey);
     }
 
     private CompletableFuture<String> startFetch(final String key)
@@ -1278,6 +1298,11 @@ public final class Client implements AutoCloseable
                 return;
             }
             wants.remove(w.key);
+            if (null != w.inline)
+            {
+                store.remove(w.inline);
+                w.inline = null;
+            }
         }
         if (!closed)
         {
@@ -1798,6 +1823,7 @@ public final class Client implements AutoCloseable
 
     private final class ClientHandlers implements PeerListener, BlockAllocator, BlockListener
     {
+        private final UnsafeBuffer inlineValue = new UnsafeBuffer(0, 0);
         private final RegisterAckDecoder registerAck = new RegisterAckDecoder();
         private final KeyStateUpdateDecoder keyState = new KeyStateUpdateDecoder();
         private final KeyLocationsDecoder keyLocations = new KeyLocationsDecoder();
@@ -1868,6 +1894,26 @@ public final class Client implements AutoCloseable
             }
         }
 
+        /** Copy an inline result (a whole stored block) into the client's store; caller holds the wants lock. */
+        private void keepInline(final WantedKey w, final DirectBuffer value)
+        {
+            if (null != w.inline)
+            {
+                return; // the same key finished again (recomputed): the copy we have is as good
+            }
+            final String localKey = INLINE_PREFIX + nextLocalKey.getAndIncrement();
+            try (BlockReservation r = store.reserve(localKey, value.capacity()))
+            {
+                value.getBytes(0, new UnsafeBuffer(r.address(), value.capacity()), 0, value.capacity());
+                r.commit();
+                w.inline = localKey;
+            }
+            catch (final RuntimeException ex)
+            {
+                // Out of client memory: keep nothing; get() fetches it instead, through the budgeted transfer path.
+            }
+        }
+
         private void onKeyState(final KeyStateUpdateDecoder d)
         {
             final io.offgrid.transport.protocol.KeyState state = d.state();
@@ -1876,6 +1922,7 @@ public final class Client implements AutoCloseable
             final String exClass = d.exceptionClass();
             final String message = d.message();
             final String stack = d.stackTrace();
+            d.wrapValue(inlineValue);
             synchronized (wants)
             {
                 final WantedKey w = wants.get(key);
@@ -1886,6 +1933,10 @@ public final class Client implements AutoCloseable
                 switch (state)
                 {
                     case MEMORY:
+                        if (inlineValue.capacity() > 0)
+                        {
+                            keepInline(w, inlineValue);
+                        }
                         w.update(FutureStatus.FINISHED, null);
                         break;
                     case ERRED:

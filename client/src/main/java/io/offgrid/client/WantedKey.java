@@ -13,6 +13,8 @@ final class WantedKey
     FutureStatus status = FutureStatus.PENDING;
     Throwable error;
     CompletableFuture<Void> done = new CompletableFuture<>();
+    /** Local block holding the result the scheduler sent inline, or null: read without a fetch. */
+    String inline;
 
     WantedKey(final String key)
     {

@@ -198,6 +198,9 @@ public final class SchedulerServer implements AutoCloseable
     private final Long2ObjectHashMap<long[]> restarts = new Long2ObjectHashMap<>();
     private final Int2ObjectHashMap<String> typeNames = new Int2ObjectHashMap<>();
     private long restartRequest;
+    /** While a TaskFinished is handled: its key and inline value (a view into the received message). */
+    private String inlineKey;
+    private final UnsafeBuffer inlineValue = new UnsafeBuffer(0, 0);
     private long lastTickNs;
 
     private SchedulerServer(final Context ctx)
@@ -506,7 +509,18 @@ public final class SchedulerServer implements AutoCloseable
                         typeName = "codec-" + type;
                         typeNames.put(type, typeName);
                     }
-                    scheduler.taskFinished(peerId, d.key(), nbytes, typeName, durationNs);
+                    final String key = d.key();
+                    // A small result came inline: hand it to the key-state updates this event makes, then forget it.
+                    d.wrapValue(inlineValue);
+                    inlineKey = inlineValue.capacity() > 0 ? key : null;
+                    try
+                    {
+                        scheduler.taskFinished(peerId, key, nbytes, typeName, durationNs);
+                    }
+                    finally
+                    {
+                        inlineKey = null;
+                    }
                     break;
                 }
                 case TaskErredDecoder.TEMPLATE_ID:
@@ -1121,6 +1135,8 @@ public final class SchedulerServer implements AutoCloseable
             {
                 e.exceptionClass("").message(null == message ? "" : message).stackTrace("");
             }
+            final boolean inline = status == KeyStatus.MEMORY && null != inlineKey && inlineKey.equals(key);
+            e.putValue(inlineValue, 0, inline ? inlineValue.capacity() : 0);
             send(clientId, e.encodedLength());
         }
 

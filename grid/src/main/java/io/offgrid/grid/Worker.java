@@ -94,6 +94,18 @@ public final class Worker implements AutoCloseable
         private Path spillDirectory;
         private String serializationAllowList = GridProtocol.DEFAULT_ALLOW_LIST;
         private String name;
+        private int inlineResultLimit = 2048;
+
+        /**
+         * @param bytes results whose stored block is at most this long travel inside the task-finished message and
+         *              on to the clients that want them (no fetch round trip); 0 turns it off. Default 2 KiB.
+         * @return this.
+         */
+        public Context inlineResultLimit(final int bytes)
+        {
+            this.inlineResultLimit = bytes;
+            return this;
+        }
 
         /**
          * @param id node id, unique in the cluster and never reused (default: random).
@@ -255,6 +267,10 @@ public final class Worker implements AutoCloseable
             {
                 throw new IllegalArgumentException("threads must be at least 1: " + threads);
             }
+            if (inlineResultLimit < 0 || inlineResultLimit > 16 * 1024)
+            {
+                throw new IllegalArgumentException("inlineResultLimit must be 0..16384 bytes: " + inlineResultLimit);
+            }
             if (memoryLimit <= 0 || peerTimeoutNs <= 0 || heartbeatIntervalNs <= 0)
             {
                 throw new IllegalArgumentException("memory limit, peer timeout and heartbeat must be positive");
@@ -297,6 +313,10 @@ public final class Worker implements AutoCloseable
 
     // ---- agent thread only
     private final UnsafeBuffer out;
+    private final UnsafeBuffer inlineView = new UnsafeBuffer(0, 0);
+    private final TaskFinishedEncoder taskFinished = new TaskFinishedEncoder();
+    private volatile long inlineSent;
+    private volatile long fetchesServed;
     private final UnsafeBuffer meta = new UnsafeBuffer(new byte[TransportNode.MAX_BLOCK_METADATA_LENGTH]);
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
@@ -499,6 +519,22 @@ public final class Worker implements AutoCloseable
     public boolean isRegistered()
     {
         return registered;
+    }
+
+    /**
+     * @return results sent inline with their task-finished message so far (thread-safe, approximate).
+     */
+    public long inlineResultsSent()
+    {
+        return inlineSent;
+    }
+
+    /**
+     * @return fetch requests for a result this worker has answered so far (thread-safe, approximate).
+     */
+    public long fetchesServed()
+    {
+        return fetchesServed;
     }
 
     /**
@@ -711,9 +747,33 @@ public final class Worker implements AutoCloseable
             return;
         }
         held.add(task.key);
-        final TaskFinishedEncoder e = new TaskFinishedEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
+        final TaskFinishedEncoder e = taskFinished.wrapAndApplyHeader(out, 0, headerEncoder)
             .nbytes(r.nbytes).durationNs(r.durationNs).typeCode(r.codecId).key(task.key);
+        putInlineValue(e, task.key);
         sendToScheduler(e.encodedLength());
+    }
+
+    /** A small result rides along with its TaskFinished, so the clients that want it need no fetch round trip. */
+    private void putInlineValue(final TaskFinishedEncoder e, final String key)
+    {
+        if (ctx.inlineResultLimit > 0 && store.contains(key) && store.nbytes(key) <= ctx.inlineResultLimit)
+        {
+            try (Block block = store.get(key))
+            {
+                if (block.length() <= ctx.inlineResultLimit)
+                {
+                    inlineView.wrap(block.address(), (int)block.length());
+                    e.putValue(inlineView, 0, (int)block.length());
+                    inlineSent++;
+                    return;
+                }
+            }
+            catch (final RuntimeException ex)
+            {
+                LOG.debug("result {} not sent inline", key, ex); // a fetch still works
+            }
+        }
+        e.putValue(inlineView, 0, 0);
     }
 
     private static String truncate(final String s, final int max)
@@ -948,6 +1008,7 @@ public final class Worker implements AutoCloseable
                 case FetchKeyDecoder.TEMPLATE_ID:
                 {
                     fetchKey.wrapAndApplyHeader(buffer, offset, headerDecoder);
+                    fetchesServed++;
                     onFetchKey(peerId, fetchKey.requestId(), fetchKey.key());
                     break;
                 }
