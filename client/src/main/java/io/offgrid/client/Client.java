@@ -98,6 +98,11 @@ public final class Client implements AutoCloseable
 
     // ---- agent thread only
     private final UnsafeBuffer out;
+    // ---- release batching, agent thread only
+    private final UnsafeBuffer releaseOut;
+    private final ReleaseKeysEncoder releaseEncoder = new ReleaseKeysEncoder();
+    private final ArrayList<String> releaseBatch = new ArrayList<>();
+    private final Runnable flushReleases = this::flushReleases;
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final Long2ObjectHashMap<Pending> pending = new Long2ObjectHashMap<>();
@@ -171,6 +176,7 @@ public final class Client implements AutoCloseable
         }
         this.node = launched;
         this.out = new UnsafeBuffer(new byte[node.maxMessageLength()]);
+        this.releaseOut = new UnsafeBuffer(new byte[node.maxMessageLength()]);
     }
 
     /**
@@ -1306,11 +1312,16 @@ public final class Client implements AutoCloseable
         }
         if (!closed)
         {
+            final String key = w.key;
             node.execute(() ->
             {
-                final ReleaseKeysEncoder e = new ReleaseKeysEncoder().wrapAndApplyHeader(out, 0, headerEncoder);
-                e.keysCount(1).next().key(w.key);
-                sendToScheduler(e.encodedLength());
+                // Releases batch into one message per duty cycle; any other message to the scheduler sends the
+                // batch first, so the scheduler sees wants and releases in the order they were made.
+                if (releaseBatch.isEmpty())
+                {
+                    node.execute(flushReleases);
+                }
+                releaseBatch.add(key);
             });
         }
     }
@@ -1457,8 +1468,47 @@ public final class Client implements AutoCloseable
 
     // =============================================================================================== agent side
 
+    /** Agent thread: send the batched releases, as many ReleaseKeys messages as their size needs. */
+    private void flushReleases()
+    {
+        final int n = releaseBatch.size();
+        int i = 0;
+        while (i < n)
+        {
+            final int limit = releaseOut.capacity();
+            int count = 0;
+            int length = MessageHeaderEncoder.ENCODED_LENGTH + ReleaseKeysEncoder.BLOCK_LENGTH + 4;
+            while (i + count < n)
+            {
+                final int keyLength = 4 + 3 * releaseBatch.get(i + count).length(); // UTF-8 worst case
+                if (count > 0 && length + keyLength > limit)
+                {
+                    break;
+                }
+                length += keyLength;
+                count++;
+            }
+            final ReleaseKeysEncoder e = releaseEncoder.wrapAndApplyHeader(releaseOut, 0, headerEncoder);
+            final ReleaseKeysEncoder.KeysEncoder keys = e.keysCount(count);
+            for (int k = 0; k < count; k++)
+            {
+                keys.next().key(releaseBatch.get(i + k));
+            }
+            i += count;
+            if (!node.send(GridProtocol.SCHEDULER_NODE_ID, releaseOut, 0, MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength()))
+            {
+                fail(new GridException("cannot send to the scheduler at " + config.schedulerAddress()));
+            }
+        }
+        releaseBatch.clear();
+    }
+
     private void sendToScheduler(final int length)
     {
+        if (!releaseBatch.isEmpty())
+        {
+            flushReleases();
+        }
         if (!node.send(GridProtocol.SCHEDULER_NODE_ID, out, 0, MessageHeaderEncoder.ENCODED_LENGTH + length))
         {
             fail(new GridException("cannot send to the scheduler at " + config.schedulerAddress()));

@@ -47,6 +47,7 @@ import io.offgrid.transport.protocol.WorkerHeartbeatDecoder;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.collections.LongArrayList;
 import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
@@ -186,6 +187,10 @@ public final class SchedulerServer implements AutoCloseable
 
     // ---- agent thread only
     private final UnsafeBuffer out;
+    private final UnsafeBuffer freeOut;
+    private final FreeKeysEncoder freeEncoder = new FreeKeysEncoder();
+    private final Long2ObjectHashMap<ArrayList<String>> pendingFrees = new Long2ObjectHashMap<>();
+    private final LongArrayList workersWithFrees = new LongArrayList();
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final Long2ObjectHashMap<String> workerEndpoints = new Long2ObjectHashMap<>();
@@ -228,6 +233,7 @@ public final class SchedulerServer implements AutoCloseable
         }
         this.node = TransportNode.launch(tctx);
         this.out = new UnsafeBuffer(new byte[node.maxMessageLength()]);
+        this.freeOut = new UnsafeBuffer(new byte[node.maxMessageLength()]);
         this.agent = new ServerAgent();
         if (null != group)
         {
@@ -337,6 +343,10 @@ public final class SchedulerServer implements AutoCloseable
                 scheduler.tick(now);
                 work++;
             }
+            if (!workersWithFrees.isEmpty())
+            {
+                flushFrees();
+            }
             return work;
         }
 
@@ -348,8 +358,59 @@ public final class SchedulerServer implements AutoCloseable
 
     // ============================================================================================ sending
 
+    private void flushFrees()
+    {
+        for (int i = 0, n = workersWithFrees.size(); i < n; i++)
+        {
+            flushFrees(workersWithFrees.getLong(i));
+        }
+        workersWithFrees.clear();
+    }
+
+    private void flushFrees(final long workerId)
+    {
+        final ArrayList<String> batch = pendingFrees.get(workerId);
+        if (null == batch || batch.isEmpty())
+        {
+            return;
+        }
+        final int n = batch.size();
+        int i = 0;
+        while (i < n)
+        {
+            int count = 0;
+            int length = MessageHeaderEncoder.ENCODED_LENGTH + FreeKeysEncoder.BLOCK_LENGTH + 4;
+            while (i + count < n)
+            {
+                final int keyLength = 4 + 3 * batch.get(i + count).length(); // UTF-8 worst case
+                if (count > 0 && length + keyLength > freeOut.capacity())
+                {
+                    break;
+                }
+                length += keyLength;
+                count++;
+            }
+            final FreeKeysEncoder e = freeEncoder.wrapAndApplyHeader(freeOut, 0, headerEncoder);
+            final FreeKeysEncoder.KeysEncoder keys = e.keysCount(count);
+            for (int k = 0; k < count; k++)
+            {
+                keys.next().key(batch.get(i + k));
+            }
+            i += count;
+            if (!node.send(workerId, freeOut, 0, MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength()))
+            {
+                LOG.debug("could not send frees to node {}", workerId);
+            }
+        }
+        batch.clear();
+    }
+
     private void send(final long peerId, final int encodedLength)
     {
+        if (!workersWithFrees.isEmpty())
+        {
+            flushFrees(peerId); // keep this worker's messages in the order the scheduler made them
+        }
         if (!node.send(peerId, out, 0, MessageHeaderEncoder.ENCODED_LENGTH + encodedLength))
         {
             LOG.debug("could not send to node {}", peerId);
@@ -1085,9 +1146,18 @@ public final class SchedulerServer implements AutoCloseable
 
         public void freeKey(final long workerId, final String key)
         {
-            final FreeKeysEncoder e = new FreeKeysEncoder().wrapAndApplyHeader(out, 0, headerEncoder);
-            e.keysCount(1).next().key(key);
-            send(workerId, e.encodedLength());
+            // Batched per worker until the end of the duty cycle, or until anything else is sent to that worker.
+            ArrayList<String> batch = pendingFrees.get(workerId);
+            if (null == batch)
+            {
+                batch = new ArrayList<>();
+                pendingFrees.put(workerId, batch);
+            }
+            if (batch.isEmpty())
+            {
+                workersWithFrees.add(workerId);
+            }
+            batch.add(key);
         }
 
         public void copyKey(final String key, final long fromWorkerId, final long toWorkerId)
@@ -1151,6 +1221,7 @@ public final class SchedulerServer implements AutoCloseable
         {
             LOG.info("worker {} removed: {}", workerId, reason);
             workerEndpoints.remove(workerId);
+            pendingFrees.remove(workerId);
             functionsOnWorker.remove(workerId);
             workerView.remove(workerId);
             node.removePeer(workerId);

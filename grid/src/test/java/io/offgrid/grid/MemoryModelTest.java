@@ -66,6 +66,30 @@ class MemoryModelTest
     }
 
     @Test
+    void releasesBatchedInOneBurstKeepTheirOrderWithWants()
+    {
+        // Many releases, then the same key wanted again right after its release: the release batch must reach the
+        // scheduler before the new want, or the scheduler would drop a key the client still holds.
+        final List<GridFuture<Long>> many = client.map((Long x) -> x, java.util.stream.LongStream.range(0, 2_000).boxed().toList());
+        client.waitAll(many);
+        final SubmitOptions keyed = SubmitOptions.options().key("re-wanted").pure(true);
+        final GridFuture<long[]> first = client.submit((Long seed) -> GridTests.megabyte(seed), keyed, 7L);
+        first.await(10, TimeUnit.SECONDS);
+        for (final GridFuture<Long> f : many)
+        {
+            f.release();
+        }
+        first.release();
+        final GridFuture<long[]> again = client.submit((Long seed) -> GridTests.megabyte(seed), keyed, 7L);
+        assertEquals(7, again.get()[0]);
+        GridTests.sleep(200);
+        assertTrue(total(cluster) >= MIB, "the re-wanted key stays pinned by its new future");
+        assertEquals(1, client.whoHas(List.of(again)).get(again.key()).length);
+        again.release();
+        await(() -> total(cluster) == 0, 5_000, "everything freed once the last future is released");
+    }
+
+    @Test
     void chainHoldingOnlyItsTipFreesTheMiddle()
     {
         GridFuture<long[]> tip = client.submit((Long seed) -> GridTests.megabyte(seed), 1L);
