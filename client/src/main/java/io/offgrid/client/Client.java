@@ -1100,20 +1100,58 @@ public final class Client implements AutoCloseable
 
     private List<Object[]> locations(final List<String> keys)
     {
+        // A request names as many keys as fit in one message; a longer list becomes several requests.
+        final int budget = out.capacity() - 256;
+        int size = 64;
+        int from = 0;
+        ArrayList<Object[]> all = null;
+        for (int i = 0; i < keys.size(); i++)
+        {
+            size += 4 + 3 * keys.get(i).length();
+            if (size > budget && i > from)
+            {
+                if (null == all)
+                {
+                    all = new ArrayList<>();
+                }
+                all.addAll(locationsOfOneRequest(keys.subList(from, i)));
+                from = i;
+                size = 64 + 4 + 3 * keys.get(i).length();
+            }
+        }
+        if (null == all)
+        {
+            return locationsOfOneRequest(keys);
+        }
+        if (from < keys.size())
+        {
+            all.addAll(locationsOfOneRequest(keys.subList(from, keys.size())));
+        }
+        return all;
+    }
+
+    private List<Object[]> locationsOfOneRequest(final List<String> keys)
+    {
         checkOpen();
         final CompletableFuture<List<Object[]>> result = new CompletableFuture<>();
         final long requestId = nextRequestId.getAndIncrement();
         node.execute(() -> locate(requestId, keys, new Pending()
         {
-            void onLocations(final KeyLocationsDecoder d)
+            private final ArrayList<Object[]> list = new ArrayList<>();
+
+            void onLocationsPart(final KeyLocationsDecoder d)
             {
-                final ArrayList<Object[]> list = new ArrayList<>();
                 for (final KeyLocationsDecoder.LocationsDecoder l : d.locations())
                 {
                     final long id = l.nodeId();
                     final long nbytes = l.nbytes();
                     list.add(new Object[]{l.key(), id, nbytes});
                 }
+            }
+
+            void onLocations(final KeyLocationsDecoder d)
+            {
+                onLocationsPart(d);
                 result.complete(list);
             }
 
@@ -1848,6 +1886,12 @@ public final class Client implements AutoCloseable
         {
         }
 
+        /** A part of a listing too long for one message; {@link #onLocations} gets the last part. */
+        void onLocationsPart(final KeyLocationsDecoder d)
+        {
+            onLocations(d);
+        }
+
         void onDone(final RequestDoneDecoder d)
         {
         }
@@ -1902,6 +1946,15 @@ public final class Client implements AutoCloseable
                 case KeyLocationsDecoder.TEMPLATE_ID:
                 {
                     keyLocations.wrapAndApplyHeader(buffer, offset, headerDecoder);
+                    if (keyLocations.more() == BooleanType.TRUE)
+                    {
+                        final Pending p = pending.get(keyLocations.requestId());
+                        if (null != p)
+                        {
+                            p.onLocationsPart(keyLocations);
+                        }
+                        break;
+                    }
                     final Pending p = pending.remove(keyLocations.requestId());
                     if (null != p)
                     {

@@ -962,7 +962,7 @@ public final class SchedulerServer implements AutoCloseable
             catch (final IllegalArgumentException | IllegalStateException ex)
             {
                 final KeyLocationsEncoder e = new KeyLocationsEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
-                    .requestId(requestId);
+                    .requestId(requestId).more(BooleanType.FALSE);
                 e.locationsCount(0);
                 send(clientId, e.encodedLength());
                 return;
@@ -974,7 +974,7 @@ public final class SchedulerServer implements AutoCloseable
                 count += h.length;
             }
             final KeyLocationsEncoder e = new KeyLocationsEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
-                .requestId(requestId);
+                .requestId(requestId).more(BooleanType.FALSE);
             final KeyLocationsEncoder.LocationsEncoder le = e.locationsCount(count);
             for (int i = 0; i < keys.size(); i++)
             {
@@ -1013,28 +1013,35 @@ public final class SchedulerServer implements AutoCloseable
                     }
                 }
             }
-            // One message holds what fits; the rest is cut off (large has_what listings are truncated).
+            // As many messages as the listing needs; every one but the last says more follow.
             final int budget = out.capacity() - 256;
-            int size = 64;
-            int n = 0;
-            for (final Object[] l : locations)
+            int from = 0;
+            do
             {
-                size += 24 + ((String)l[0]).length() * 3;
-                if (size > budget)
+                int size = 64;
+                int n = 0;
+                while (from + n < locations.size())
                 {
-                    break;
+                    size += 24 + ((String)locations.get(from + n)[0]).length() * 3;
+                    if (n > 0 && size > budget)
+                    {
+                        break;
+                    }
+                    n++;
                 }
-                n++;
+                final boolean more = from + n < locations.size();
+                final KeyLocationsEncoder e = new KeyLocationsEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
+                    .requestId(requestId).more(more ? BooleanType.TRUE : BooleanType.FALSE);
+                final KeyLocationsEncoder.LocationsEncoder le = e.locationsCount(n);
+                for (int i = from; i < from + n; i++)
+                {
+                    final Object[] l = locations.get(i);
+                    le.next().nodeId((Long)l[1]).nbytes((Long)l[2]).key((String)l[0]);
+                }
+                send(peerId, e.encodedLength());
+                from += n;
             }
-            final KeyLocationsEncoder e = new KeyLocationsEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
-                .requestId(requestId);
-            final KeyLocationsEncoder.LocationsEncoder le = e.locationsCount(n);
-            for (int i = 0; i < n; i++)
-            {
-                final Object[] l = locations.get(i);
-                le.next().nodeId((Long)l[1]).nbytes((Long)l[2]).key((String)l[0]);
-            }
-            send(peerId, e.encodedLength());
+            while (from < locations.size());
         }
 
         private void onWorkerRequestDone(final long workerId, final RequestDoneDecoder d)

@@ -59,7 +59,8 @@ import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.PriorityBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -323,6 +324,7 @@ public final class Worker implements AutoCloseable
     private final Long2ObjectHashMap<byte[]> functionCode = new Long2ObjectHashMap<>();
     private final HashMap<String, WorkerTask> tasks = new HashMap<>();
     private final ArrayDeque<WorkerTask> ready = new ArrayDeque<>();
+    private long taskSequence;
     private final HashMap<String, FetchState> fetches = new HashMap<>();
     private final Long2ObjectHashMap<FetchState> fetchByRequest = new Long2ObjectHashMap<>();
     private final HashMap<String, Incoming> incoming = new HashMap<>();
@@ -337,15 +339,19 @@ public final class Worker implements AutoCloseable
         final String key;
         final long functionId;
         final byte[] arguments;
+        final int priority;
+        final long sequence;
         int missing;
         volatile boolean cancelled;
         Future<?> future;
 
-        WorkerTask(final String key, final long functionId, final byte[] arguments)
+        WorkerTask(final String key, final long functionId, final byte[] arguments, final int priority, final long sequence)
         {
             this.key = key;
             this.functionId = functionId;
             this.arguments = arguments;
+            this.priority = priority;
+            this.sequence = sequence;
         }
     }
 
@@ -392,8 +398,9 @@ public final class Worker implements AutoCloseable
         }
         this.store = new BlockStore(sctx);
         final AtomicInteger threadIds = new AtomicInteger();
+        // Tasks waiting for a thread start highest priority first, then in arrival order (PrioritizedRun).
         this.executor = new ThreadPoolExecutor(ctx.threads, ctx.threads, 0, TimeUnit.MILLISECONDS,
-            new LinkedBlockingQueue<>(), r ->
+            new PriorityBlockingQueue<>(), r ->
             {
                 final Thread t = new Thread(r, ctx.name + "-exec-" + threadIds.incrementAndGet());
                 t.setDaemon(true);
@@ -658,7 +665,29 @@ public final class Worker implements AutoCloseable
             ready.add(task); // paused: no new task starts until memory drops below the pause fraction
             return;
         }
-        task.future = executor.submit(() -> run(task));
+        final PrioritizedRun run = new PrioritizedRun(task, this::run);
+        task.future = run;
+        executor.execute(run);
+    }
+
+    /** A task's run on an executor thread, ordered for the executor's queue: higher priority, then earlier. */
+    private static final class PrioritizedRun extends FutureTask<Void> implements Comparable<PrioritizedRun>
+    {
+        private final int priority;
+        private final long sequence;
+
+        PrioritizedRun(final WorkerTask task, final java.util.function.Consumer<WorkerTask> body)
+        {
+            super(() -> body.accept(task), null);
+            this.priority = task.priority;
+            this.sequence = task.sequence;
+        }
+
+        public int compareTo(final PrioritizedRun other)
+        {
+            final int byPriority = Integer.compare(other.priority, priority);
+            return 0 != byPriority ? byPriority : Long.compare(sequence, other.sequence);
+        }
     }
 
     /** Executor thread: decode arguments, call the function, store the result, hand the outcome to the agent. */
@@ -1035,9 +1064,10 @@ public final class Worker implements AutoCloseable
         private void onCompute(final ComputeTaskDecoder d)
         {
             final long fnId = d.functionId();
-            d.priority();
-            final HashMap<String, ArrayList<Long>> inputs = new HashMap<>();
-            for (final ComputeTaskDecoder.InputsDecoder in : d.inputs())
+            final int priority = d.priority();
+            final ComputeTaskDecoder.InputsDecoder inputsDecoder = d.inputs();
+            final java.util.Map<String, ArrayList<Long>> inputs = inputsDecoder.count() == 0 ? java.util.Map.of() : new HashMap<>();
+            for (final ComputeTaskDecoder.InputsDecoder in : inputsDecoder)
             {
                 final long holder = in.nodeId();
                 in.nbytes();
@@ -1047,7 +1077,7 @@ public final class Worker implements AutoCloseable
             final byte[] args = new byte[d.argumentsLength()];
             d.getArguments(args, 0, args.length);
             cancelTask(key); // a task sent again (fresh locations) replaces the earlier one
-            final WorkerTask task = new WorkerTask(key, fnId, args);
+            final WorkerTask task = new WorkerTask(key, fnId, args, priority, taskSequence++);
             tasks.put(key, task);
             for (final java.util.Map.Entry<String, ArrayList<Long>> e : inputs.entrySet())
             {

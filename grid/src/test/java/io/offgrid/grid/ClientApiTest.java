@@ -323,4 +323,30 @@ class ClientApiTest
         assertEquals(FutureStatus.ERROR, pending.status());
         assertThrows(GridException.class, () -> client.submit((Integer x) -> x, 1));
     }
+
+    @Test
+    void whoHasAndHasWhatListEveryKeyEvenPastOneMessage()
+    {
+        // 30,000 locations need several KeyLocations messages (about 12,000 fit in one).
+        final int n = 30_000;
+        final List<GridFuture<Long>> many = client.map((Long x) -> x, java.util.stream.LongStream.range(0, n).boxed().toList());
+        client.waitAll(many);
+        final Map<String, long[]> where = client.whoHas(many);
+        assertEquals(n, where.size());
+        for (final GridFuture<Long> f : many)
+        {
+            assertEquals(1, where.get(f.key()).length, f.key());
+        }
+        final HashSet<String> listed = new HashSet<>();
+        for (final List<String> keys : client.hasWhat().values())
+        {
+            listed.addAll(keys);
+        }
+        for (final GridFuture<Long> f : many)
+        {
+            assertTrue(listed.contains(f.key()), f.key());
+        }
+        assertEquals(n, client.nbytes(many).size());
+        many.forEach(GridFuture::release);
+    }
 }
