@@ -1,8 +1,9 @@
 package io.offgrid.grid;
 
+import io.aeron.driver.ThreadingMode;
 import io.offgrid.client.Client;
 import io.offgrid.client.ClientConfig;
-import io.aeron.driver.ThreadingMode;
+import io.offgrid.scheduler.Scheduler;
 import io.offgrid.transport.AgentGroup;
 import io.offgrid.transport.TransportDriver;
 
@@ -65,6 +66,8 @@ public final class LocalCluster implements AutoCloseable
         private byte[] clusterSecret;
         private long peerTimeoutNs = TimeUnit.SECONDS.toNanos(10);
         private String serializationAllowList;
+        private List<String> workerJvmOptions = List.of("-Xmx1g", "-XX:+UseSerialGC");
+        private Scheduler.Context schedulerContext;
 
         /**
          * @param n number of workers.
@@ -137,6 +140,29 @@ public final class LocalCluster implements AutoCloseable
         }
 
         /**
+         * @param options JVM options of process workers, replacing the default {@code -Xmx1g -XX:+UseSerialGC}
+         *                (the module-access flags are always passed). Task arguments and results are decoded on
+         *                the worker's heap, so size it for the largest object a task handles.
+         * @return this.
+         */
+        public Builder workerJvmOptions(final List<String> options)
+        {
+            this.workerJvmOptions = List.copyOf(options);
+            return this;
+        }
+
+        /**
+         * @param ctx the scheduler's settings (worker saturation, rebalance thresholds, bandwidth estimate...);
+         *            default {@code new Scheduler.Context()}.
+         * @return this.
+         */
+        public Builder schedulerContext(final Scheduler.Context ctx)
+        {
+            this.schedulerContext = ctx;
+            return this;
+        }
+
+        /**
          * @return the started cluster, every worker registered.
          */
         public LocalCluster start()
@@ -165,6 +191,7 @@ public final class LocalCluster implements AutoCloseable
         private final Process process;
         private volatile String aeronDirectory;
         private volatile boolean alive = true;
+        private volatile Path errorLog;
 
         WorkerHandle(final long id, final Worker worker, final Process process)
         {
@@ -206,8 +233,8 @@ public final class LocalCluster implements AutoCloseable
         }
 
         /**
-         * Managed bytes: read from the block store for in-process workers, from the last heartbeat (every
-         * 200 ms) for process workers.
+         * Managed bytes: read from the block store for in-process workers, from the last heartbeat for process
+         * workers (every 200 ms, and within a millisecond of memory being freed).
          *
          * @return bytes of results in its memory.
          */
@@ -218,6 +245,15 @@ public final class LocalCluster implements AutoCloseable
                 return 0;
             }
             return null != worker ? worker.managedBytes() : Math.max(0, scheduler.reportedManagedBytes(id));
+        }
+
+        /**
+         * @return the file a process worker's log (stderr) goes to while the cluster runs (deleted at close), or
+         * null for an in-process worker.
+         */
+        public Path errorLog()
+        {
+            return errorLog;
         }
 
         /**
@@ -274,6 +310,7 @@ public final class LocalCluster implements AutoCloseable
                 .listenEndpoint("127.0.0.1:0")
                 .aeronDirectoryName(d.aeronDirectoryName())
                 .agentGroup(g)
+                .schedulerContext(config.schedulerContext)
                 .clusterSecret(config.clusterSecret)
                 .peerTimeoutNs(config.peerTimeoutNs));
         }
@@ -359,8 +396,7 @@ public final class LocalCluster implements AutoCloseable
                 cmd.add(arg);
             }
         }
-        cmd.add("-Xmx256m");
-        cmd.add("-XX:+UseSerialGC");
+        cmd.addAll(config.workerJvmOptions);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(Offgrid.class.getName());
@@ -376,7 +412,9 @@ public final class LocalCluster implements AutoCloseable
         {
             cmd.add("--allow=" + config.serializationAllowList);
         }
-        final ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD);
+        // The worker's log (stderr) goes to a file in the cluster's directory, there to read while it runs.
+        final Path errorLog = tempDirectory.resolve("worker-" + id + ".log");
+        final ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(errorLog.toFile());
         if (null != config.clusterSecret)
         {
             pb.environment().put(Offgrid.SECRET_ENV, new String(config.clusterSecret, StandardCharsets.UTF_8));
@@ -391,6 +429,7 @@ public final class LocalCluster implements AutoCloseable
             throw new UncheckedIOException("cannot start worker process", ex);
         }
         final WorkerHandle handle = new WorkerHandle(id, null, p);
+        handle.errorLog = errorLog;
         workers.add(handle);
         final CompletableFuture<Void> ready = new CompletableFuture<>();
         final Thread reader = new Thread(() ->

@@ -325,6 +325,8 @@ public final class Worker implements AutoCloseable
     private final HashMap<String, WorkerTask> tasks = new HashMap<>();
     private final ArrayDeque<WorkerTask> ready = new ArrayDeque<>();
     private long taskSequence;
+    private long peakSinceReport;
+    private static final long EARLY_HEARTBEAT_NS = TimeUnit.MILLISECONDS.toNanos(1);
     private final HashMap<String, FetchState> fetches = new HashMap<>();
     private final Long2ObjectHashMap<FetchState> fetchByRequest = new Long2ObjectHashMap<>();
     private final HashMap<String, Incoming> incoming = new HashMap<>();
@@ -619,11 +621,17 @@ public final class Worker implements AutoCloseable
                 }
             }
             final long now = System.nanoTime();
-            if (now - lastHeartbeatNs >= ctx.heartbeatIntervalNs && registered)
+            final long managed = store.managedBytes();
+            // Memory that went down (frees, restart) is reported within a millisecond, so the scheduler and
+            // clients see released memory at once; growth waits for the regular heartbeat.
+            peakSinceReport = Math.max(peakSinceReport, managed);
+            final boolean dropped = managed < peakSinceReport && now - lastHeartbeatNs >= EARLY_HEARTBEAT_NS;
+            if ((dropped || now - lastHeartbeatNs >= ctx.heartbeatIntervalNs) && registered)
             {
                 lastHeartbeatNs = now;
+                peakSinceReport = managed;
                 final WorkerHeartbeatEncoder e = new WorkerHeartbeatEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
-                    .timestampNs(now).managedBytes(store.managedBytes()).spilledBytes(store.spilledBytes())
+                    .timestampNs(now).managedBytes(managed).spilledBytes(store.spilledBytes())
                     .memoryLimit(ctx.memoryLimit).executing(executing.get()).ready(ready.size())
                     .paused(store.paused() ? BooleanType.TRUE : BooleanType.FALSE);
                 sendToScheduler(e.encodedLength());

@@ -99,4 +99,36 @@ class WorkerPauseTest
             }
         }
     }
+
+    @Test
+    void memoryThatDropsIsReportedAtOnceNotAtTheNextHeartbeat() throws IOException
+    {
+        final Path spillParent = Files.createTempDirectory("offgrid-heartbeat-test-");
+        try (LocalCluster cluster = LocalCluster.builder().workers(0).start();
+             Worker worker = Worker.launch(new Worker.Context()
+                 .schedulerAddress(cluster.schedulerAddress())
+                 .threads(1)
+                 .memoryLimit(64L * MIB)
+                 .heartbeatIntervalNs(TimeUnit.SECONDS.toNanos(60)) // only the early report can tell
+                 .spillDirectory(spillParent));
+             Client client = cluster.client())
+        {
+            GridTests.await(() -> cluster.scheduler().workerCount() == 1, 10_000, "the worker registers");
+            final GridFuture<long[]> kept = client.submit((Long seed) -> GridTests.megabyte(seed), 3L);
+            final GridFuture<long[]> dropped = client.submit((Long seed) -> GridTests.megabyte(seed), 4L);
+            assertEquals(3L, kept.get()[0]);
+            assertEquals(4L, dropped.get()[0]);
+            final long bothBytes = worker.managedBytes();
+            dropped.release();
+            GridTests.await(() -> worker.managedBytes() < bothBytes, 5_000, "the worker frees one");
+            // The scheduler never had a regular heartbeat since both were stored: only the early report can
+            // tell it the one megabyte that is left.
+            GridTests.await(() -> cluster.scheduler().reportedManagedBytes(worker.id()) == worker.managedBytes(), 5_000,
+                "the scheduler hears of the drop long before the next (60 s) heartbeat");
+            assertTrue(cluster.scheduler().reportedManagedBytes(worker.id()) >= MIB);
+            kept.release();
+            GridTests.await(() -> cluster.scheduler().reportedManagedBytes(worker.id()) == 0, 5_000, "and of the last free");
+            assertEquals(0L, client.info().managedBytes());
+        }
+    }
 }
