@@ -50,6 +50,9 @@ class ControlUnderBulkTest
     @ValueSource(booleans = {false, true})
     void aControlMessageWaitsBehindAtMostOneChunkOfBulkData(final boolean sharedDriver)
     {
+        // Touched before the nodes start: first touch of a large block takes longer than the peer timeout.
+        source = UnsafeApi.allocateMemory(BLOCK_LENGTH);
+        UnsafeApi.setMemory(source, BLOCK_LENGTH, (byte)7);
         final TrackingAllocator allocB = new TrackingAllocator();
         final Events ea = new Events(new TrackingAllocator());
         final Events eb = new Events(allocB);
@@ -85,14 +88,12 @@ class ControlUnderBulkTest
         Nodes.await("joined", () -> a.isJoined(2) && b.isJoined(1), 10_000, a, b);
         assertEquals(sharedDriver, a.usesIpc(2));
 
-        source = UnsafeApi.allocateMemory(BLOCK_LENGTH);
-        UnsafeApi.setMemory(source, BLOCK_LENGTH, (byte)7);
         final byte[] meta = "control-under-bulk".getBytes(StandardCharsets.US_ASCII);
         a.sendBlock(2, source, BLOCK_LENGTH, new UnsafeBuffer(meta), 0, meta.length);
         final UnsafeBuffer message = new UnsafeBuffer(new byte[64]);
         final int messageLength = Nodes.heartbeat(message, 1);
         final long deadline = System.nanoTime() + 100_000_000_000L;
-        while (eb.received.isEmpty() && eb.receiveFailed.isEmpty() && System.nanoTime() < deadline)
+        while (eb.received.isEmpty() && eb.receiveFailed.isEmpty() && ea.sendFailed.isEmpty() && System.nanoTime() < deadline)
         {
             a.doWork();
             b.doWork();
@@ -105,8 +106,8 @@ class ControlUnderBulkTest
                 assertTrue(a.send(2, message, 0, messageLength));
             }
         }
+        assertEquals(1, eb.received.size(), "block arrived: " + eb.receiveFailed + ", " + ea.sendFailed + ", " + ea.lost);
         Nodes.await("block sent", () -> ea.sent.size() == 1, 10_000, a, b);
-        assertEquals(1, eb.received.size(), "block arrived: " + eb.receiveFailed);
         assertEquals(0, allocB.outstandingBytes());
 
         final int n = count[0];

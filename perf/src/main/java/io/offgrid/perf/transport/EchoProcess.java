@@ -29,6 +29,8 @@ public final class EchoProcess
                 return new BusySpinIdleStrategy();
             case "backoff":
                 return new BackoffIdleStrategy(); // Aeron's default parameters
+            case "yield":
+                return new org.agrona.concurrent.YieldingIdleStrategy();
             default:
                 return null; // the transport's chosen default
         }
