@@ -180,8 +180,8 @@ public final class TransportNode implements Agent, AutoCloseable
             // datagram already in the socket buffer (1-2 chunks measured). Port 0 is resolved so the handshake can
             // advertise both endpoints.
             final String listen = resolvePort(ctx.listenEndpoint);
-            final String bulkListen = resolvePort(null != ctx.bulkListenEndpoint ? ctx.bulkListenEndpoint :
-                listen.substring(0, listen.lastIndexOf(':')) + ":0");
+            final String bulkListen = !ctx.separateBulkSocket ? listen : resolvePort(null != ctx.bulkListenEndpoint ?
+                ctx.bulkListenEndpoint : listen.substring(0, listen.lastIndexOf(':')) + ":0");
             controlSub = client.addSubscription(
                 "aeron:udp?endpoint=" + listen + socketParams, ctx.controlStreamId, this::onImageAvailable, this::onImageUnavailable);
             bulkSub = client.addSubscription(
@@ -2020,6 +2020,7 @@ public final class TransportNode implements Agent, AutoCloseable
         private long nodeId = -1;
         private String listenEndpoint = "127.0.0.1:0";
         private String bulkListenEndpoint;
+        private boolean separateBulkSocket = true;
         private int commandQueueCapacity = 16 * 1024;
         private long commandTimeoutNs = TimeUnit.SECONDS.toNanos(1);
         private String aeronDirectoryName;
@@ -2074,6 +2075,18 @@ public final class TransportNode implements Agent, AutoCloseable
         public Context bulkListenEndpoint(final String endpoint)
         {
             this.bulkListenEndpoint = endpoint;
+            return this;
+        }
+
+        /**
+         * @param separate true (default): bulk data on a socket of its own, so a control message never waits behind more
+         *                 than one chunk. false: bulk on the control socket (one socket less to poll each duty cycle, so a
+         *                 lower round-trip time, but a control message can wait behind a few chunks of a transfer).
+         * @return this.
+         */
+        public Context separateBulkSocket(final boolean separate)
+        {
+            this.separateBulkSocket = separate;
             return this;
         }
 

@@ -5,6 +5,7 @@ import org.agrona.CloseHelper;
 import org.agrona.UnsafeApi;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -44,6 +45,29 @@ class ControlUnderBulkTest
             UnsafeApi.freeMemory(source);
         }
         Nodes.assertNoDriverDirectories();
+    }
+
+    @Test
+    void withBulkOnTheControlSocketBlocksStillMove()
+    {
+        // The lower-latency option: one socket (no bound on what a control message waits behind, so not asserted).
+        final TrackingAllocator allocB = new TrackingAllocator();
+        final Events ea = new Events(new TrackingAllocator());
+        final Events eb = new Events(allocB);
+        final TransportNode a = TransportNode.launch(Nodes.context(1, ea, new TrackingAllocator()).separateBulkSocket(false));
+        closeables.add(a);
+        final TransportNode b = TransportNode.launch(Nodes.context(2, eb, allocB).separateBulkSocket(false));
+        closeables.add(b);
+        assertEquals(b.endpoint(), b.bulkEndpoint());
+        a.addPeer(2, b.endpoint());
+        Nodes.await("joined", () -> a.isJoined(2) && b.isJoined(1), 10_000, a, b);
+        final long length = 8L * CHUNK_LENGTH + 12345;
+        source = Pattern.allocateFilled(length, 77);
+        final byte[] meta = Events.seedMetadata(77);
+        a.sendBlock(2, source, length, new UnsafeBuffer(meta), 0, meta.length);
+        Nodes.await("block", () -> eb.received.size() == 1 && ea.sent.size() == 1, 20_000, a, b);
+        assertTrue(eb.received.get(0).intact());
+        assertEquals(0, allocB.outstandingBytes());
     }
 
     @ParameterizedTest(name = "shared driver (IPC): {0}")

@@ -58,6 +58,10 @@ public class ControlRttBench
     @Param({"INVOKER"})
     public String driver;
 
+    /** Offgrid nodes' bulk socket: separate (the default; control never waits behind more than a chunk) or shared with control. */
+    @Param({"separate"})
+    public String bulkSocket = "separate";
+
     private Process child;
     private BareAeron bare;
     private Subscription sub;
@@ -78,7 +82,7 @@ public class ControlRttBench
     {
         final int myPort = Children.freePort();
         final int childPort = Children.freePort();
-        child = Children.start(EchoProcess.class, impl, idle, Integer.toString(childPort), Integer.toString(myPort), driver);
+        child = Children.start(EchoProcess.class, impl, idle, Integer.toString(childPort), Integer.toString(myPort), driver, bulkSocket);
         if ("bare".equals(impl))
         {
             bare = new BareAeron(ThreadingMode.INVOKER, null);
@@ -100,6 +104,7 @@ public class ControlRttBench
             node = TransportNode.launch(new TransportNode.Context()
                 .nodeId(1)
                 .listenEndpoint("127.0.0.1:" + myPort)
+                .separateBulkSocket(!"shared".equals(bulkSocket))
                 .driverContext(new io.offgrid.transport.TransportDriver.Context().threadingMode(ThreadingMode.valueOf(driver)))
                 .useAgentRunner(false)
                 .defaultHandler((peer, template, buffer, offset, length) -> received++));
