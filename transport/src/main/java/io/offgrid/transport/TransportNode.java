@@ -492,10 +492,19 @@ public final class TransportNode implements Agent, AutoCloseable
         }
         nowNs = clock.nanoTime();
         int work = invokeAeron();
-        work += controlSub.poll(controlFilter, FRAGMENT_LIMIT);
-        work += ipcControlSub.poll(ipcControlFilter, FRAGMENT_LIMIT);
-        work += bulkSub.poll(bulkHandler, bulkFragmentLimit);
-        work += ipcBulkSub.poll(bulkHandler, bulkFragmentLimit);
+        work += pollControl();
+        // Bulk in slices of about one chunk with control polled between them: a control message never waits behind
+        // more than a chunk, and the rest of the duty cycle is still shared by up to FRAGMENT_LIMIT fragments.
+        for (int polled = 0; polled < FRAGMENT_LIMIT; )
+        {
+            final int bulk = bulkSub.poll(bulkHandler, bulkFragmentLimit) + ipcBulkSub.poll(bulkHandler, bulkFragmentLimit);
+            if (0 == bulk)
+            {
+                break;
+            }
+            polled += bulk;
+            work += bulk + pollControl();
+        }
 
         Runnable command;
         while (null != (command = commands.poll()))
@@ -528,6 +537,11 @@ public final class TransportNode implements Agent, AutoCloseable
         }
         work += foreignRefusals.doWork(nowNs);
         return work;
+    }
+
+    private int pollControl()
+    {
+        return controlSub.poll(controlFilter, FRAGMENT_LIMIT) + ipcControlSub.poll(ipcControlFilter, FRAGMENT_LIMIT);
     }
 
     /**
