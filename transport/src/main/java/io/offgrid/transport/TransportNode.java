@@ -35,13 +35,14 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One node's transport: an Aeron client (with an embedded media driver by default) listening on one UDP
- * endpoint, run as a single Agrona {@link Agent}. Everything here, handlers and listeners included, runs on
+ * One node's transport: an Aeron client (with an embedded media driver by default) listening on a UDP
+ * endpoint for control and a second one for bulk data, run as a single Agrona {@link Agent}. Everything here, handlers and listeners included, runs on
  * the agent's thread; the API methods ({@link #send}, {@link #addPeer}, {@link #sendBlock}...) must be called
  * on it too, or handed over with {@link #execute(Runnable)}.
  * <p>
  * Per node: a control stream (SBE messages, including the handshake, heartbeats and block verdicts) and a
- * bulk stream (block chunks) on the same endpoint, plus the same two on Aeron IPC for peers that share
+ * bulk stream (block chunks) on its own endpoint ({@link #bulkEndpoint()}, told to peers in the handshake, so
+ * bulk datagrams never queue ahead of control ones), plus the same two on Aeron IPC for peers that share
  * the media driver. A peer is addressed by node id: {@link #addPeer} names its endpoint; a peer that
  * connects to us is learnt from its handshake.
  * <pre>{@code
