@@ -2,7 +2,6 @@ package io.offgrid.transport;
 
 import io.aeron.ExclusivePublication;
 import org.agrona.CloseHelper;
-import org.agrona.ExpandableRingBuffer;
 import org.agrona.collections.Long2ObjectHashMap;
 
 import java.util.ArrayList;
@@ -21,12 +20,16 @@ final class Peer
     static final int OUT_RESPONSE_PENDING = 2;
     static final int OUT_RESPONSE_SENT = 3;
     static final int OUT_OPEN = 4;
-    /** A contender for the id of a joined peer: answers the handshake, starts its own only once it replaced the peer. */
+    /**
+     * Learnt from a Hello (or a contender for the id of a joined peer): answers the handshake, starts its own only
+     * once the other side passed ours.
+     */
     static final int OUT_DEFERRED = 5;
 
     final long id;
     final long createdNs;
     String endpoint;
+    String bulkEndpoint;
     String driverKey;
     int ipcControlStreamId;
     int ipcBulkStreamId;
@@ -41,7 +44,7 @@ final class Peer
     final byte[] responseMac = new byte[Handshake.MAC_LENGTH];
     long lastConnectedNs;
     long nextPingNs;
-    ExpandableRingBuffer pending;
+    MessageQueue pending;
     int pendingCount;
 
     // responder duties towards this peer's handshake
@@ -90,6 +93,18 @@ final class Peer
         CloseHelper.quietCloseAll(controlPub, bulkPub);
         controlPub = null;
         bulkPub = null;
+    }
+
+    /** Closes the publications and frees the send queue's native memory: the peer is being forgotten. */
+    void release()
+    {
+        closePublications();
+        if (null != pending)
+        {
+            pending.close();
+            pending = null;
+        }
+        pendingCount = 0;
     }
 
     public String toString()

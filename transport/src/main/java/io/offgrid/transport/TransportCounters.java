@@ -24,9 +24,21 @@ public final class TransportCounters
     volatile long bytesSent;
     volatile long bytesReceived;
     volatile long strayChunksDropped;
+    volatile long unboundHandshakeDropped;
+    volatile long commandsRejected;
+    volatile long queueMemoryBytes;
+
+    private static final java.util.concurrent.atomic.AtomicLongFieldUpdater<TransportCounters> COMMANDS_REJECTED =
+        java.util.concurrent.atomic.AtomicLongFieldUpdater.newUpdater(TransportCounters.class, "commandsRejected");
 
     TransportCounters()
     {
+    }
+
+    /** Counted from the thread whose command was refused: any thread, hence atomic. */
+    void commandRejected()
+    {
+        COMMANDS_REJECTED.incrementAndGet(this);
     }
 
     /** @return application messages handed to Aeron. */
@@ -137,6 +149,24 @@ public final class TransportCounters
         return strayChunksDropped;
     }
 
+    /** @return handshake answers dropped because they did not echo the nonce of the handshake in progress (stale or forged). */
+    public long unboundHandshakeDropped()
+    {
+        return unboundHandshakeDropped;
+    }
+
+    /** @return {@link TransportNode#execute} calls refused because the command queue stayed full. */
+    public long commandsRejected()
+    {
+        return commandsRejected;
+    }
+
+    /** @return native memory now held by peers' send queues, bytes; freed when a peer is lost or removed and at close. */
+    public long queueMemoryBytes()
+    {
+        return queueMemoryBytes;
+    }
+
     public String toString()
     {
         return "TransportCounters{sent=" + messagesSent + ", received=" + messagesReceived +
@@ -145,6 +175,8 @@ public final class TransportCounters
             ", unhandled=" + unhandledDropped + ", handlerErrors=" + handlerErrors +
             ", refused=" + handshakesRefused + ", joined=" + peersJoined + ", lost=" + peersLost +
             ", blocksSent=" + blocksSent + ", blocksReceived=" + blocksReceived + ", blocksFailed=" + blocksFailed +
-            ", bytesSent=" + bytesSent + ", bytesReceived=" + bytesReceived + ", strayChunks=" + strayChunksDropped + '}';
+            ", bytesSent=" + bytesSent + ", bytesReceived=" + bytesReceived + ", strayChunks=" + strayChunksDropped +
+            ", unboundHandshake=" + unboundHandshakeDropped + ", commandsRejected=" + commandsRejected +
+            ", queueMemoryBytes=" + queueMemoryBytes + '}';
     }
 }

@@ -13,7 +13,6 @@ import io.offgrid.transport.protocol.*;
 import org.agrona.BufferUtil;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
-import org.agrona.ExpandableRingBuffer;
 import org.agrona.UnsafeApi;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
@@ -22,7 +21,6 @@ import org.agrona.concurrent.AgentInvoker;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
-import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
 import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.SystemNanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -37,13 +35,14 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One node's transport: an Aeron client (with an embedded media driver by default) listening on one UDP
- * endpoint, run as a single Agrona {@link Agent}. Everything here, handlers and listeners included, runs on
+ * One node's transport: an Aeron client (with an embedded media driver by default) listening on a UDP
+ * endpoint for control and a second one for bulk data, run as a single Agrona {@link Agent}. Everything here, handlers and listeners included, runs on
  * the agent's thread; the API methods ({@link #send}, {@link #addPeer}, {@link #sendBlock}...) must be called
  * on it too, or handed over with {@link #execute(Runnable)}.
  * <p>
  * Per node: a control stream (SBE messages, including the handshake, heartbeats and block verdicts) and a
- * bulk stream (block chunks) on the same endpoint, plus the same two on Aeron IPC for peers that share
+ * bulk stream (block chunks) on its own endpoint ({@link #bulkEndpoint()}, told to peers in the handshake, so
+ * bulk datagrams never queue ahead of control ones), plus the same two on Aeron IPC for peers that share
  * the media driver. A peer is addressed by node id: {@link #addPeer} names its endpoint; a peer that
  * connects to us is learnt from its handshake.
  * <pre>{@code
@@ -77,12 +76,15 @@ public final class TransportNode implements Agent, AutoCloseable
     private final Subscription ipcControlSub;
     private final Subscription ipcBulkSub;
     private final String endpoint;
+    private final String bulkEndpoint;
+    private final int bulkFragmentLimit;
     private final String driverKey;
     private final Handshake handshake;
     private final MessageValidator validator = new MessageValidator();
     private final NanoClock clock;
     private final AgentRunner runner;
-    private final ManyToOneConcurrentLinkedQueue<Runnable> commands = new ManyToOneConcurrentLinkedQueue<>();
+    private final CommandQueue commands;
+    private final ForeignVersionRefusals foreignRefusals;
 
     private final Long2ObjectHashMap<Peer> peers = new Long2ObjectHashMap<>();
     private final Int2ObjectHashMap<Peer> sessionToPeer = new Int2ObjectHashMap<>();
@@ -134,7 +136,7 @@ public final class TransportNode implements Agent, AutoCloseable
         (buffer, offset, length, header) -> filterControl(controlAssembler, buffer, offset, length, header);
     private final io.aeron.logbuffer.FragmentHandler ipcControlFilter =
         (buffer, offset, length, header) -> filterControl(ipcControlAssembler, buffer, offset, length, header);
-    private final ExpandableRingBuffer.MessageConsumer drainConsumer = (buffer, offset, length, headOffset) -> drainOne(buffer, offset, length);
+    private final MessageQueue.MessageConsumer drainConsumer = this::drainOne;
     private Peer drainingPeer;
     private long nowNs;
     private long nextTransferId = 1;
@@ -147,6 +149,9 @@ public final class TransportNode implements Agent, AutoCloseable
         this.handlers = ctx.handlers;
         this.handshake = new Handshake(ctx.clusterSecret);
         this.nowNs = clock.nanoTime();
+        this.commands = new CommandQueue(ctx.commandQueueCapacity, ctx.commandTimeoutNs, ctx.nodeId, counters);
+        // Poll about one chunk of bulk fragments per duty cycle, so control is polled between every chunk's worth.
+        this.bulkFragmentLimit = Math.max(1, ctx.chunkLength / (ctx.bulkMtu - 32));
 
         TransportDriver driver = null;
         Aeron client = null;
@@ -174,12 +179,19 @@ public final class TransportNode implements Agent, AutoCloseable
             this.driverKey = driverKey(dir);
 
             final String socketParams = "|so-rcvbuf=" + ctx.socketBufferLength + "|rcv-wnd=" + ctx.receiverWindowLength;
-            // Both streams must name the same endpoint string so they share one socket: resolve port 0 first.
+            // Control and bulk listen on separate sockets: on one socket a control datagram queued behind every bulk
+            // datagram already in the socket buffer (1-2 chunks measured). Port 0 is resolved so the handshake can
+            // advertise both endpoints.
             final String listen = resolvePort(ctx.listenEndpoint);
-            final String channel = "aeron:udp?endpoint=" + listen + socketParams;
-            controlSub = client.addSubscription(channel, ctx.controlStreamId, this::onImageAvailable, this::onImageUnavailable);
-            bulkSub = client.addSubscription(channel, ctx.bulkStreamId, this::onImageAvailable, this::onImageUnavailable);
+            final String bulkListen = !ctx.separateBulkSocket ? listen : resolvePort(null != ctx.bulkListenEndpoint ?
+                ctx.bulkListenEndpoint : listen.substring(0, listen.lastIndexOf(':')) + ":0");
+            controlSub = client.addSubscription(
+                "aeron:udp?endpoint=" + listen + socketParams, ctx.controlStreamId, this::onImageAvailable, this::onImageUnavailable);
+            bulkSub = client.addSubscription(
+                "aeron:udp?endpoint=" + bulkListen + socketParams, ctx.bulkStreamId, this::onImageAvailable, this::onImageUnavailable);
             this.endpoint = listen;
+            this.bulkEndpoint = bulkListen;
+            this.foreignRefusals = new ForeignVersionRefusals(client, ctx.controlStreamId, ctx.handshakeTimeoutNs);
             ipcControlSub = client.addSubscription("aeron:ipc", ctx.ipcControlStreamId, this::onImageAvailable, this::onImageUnavailable);
             ipcBulkSub = client.addSubscription("aeron:ipc", ctx.ipcBulkStreamId, this::onImageAvailable, this::onImageUnavailable);
         }
@@ -226,6 +238,12 @@ public final class TransportNode implements Agent, AutoCloseable
         return endpoint;
     }
 
+    /** @return the UDP endpoint (host:port) this node receives block chunks on, advertised in the handshake. */
+    public String bulkEndpoint()
+    {
+        return bulkEndpoint;
+    }
+
     /** @return the media driver directory this node uses. */
     public String aeronDirectoryName()
     {
@@ -251,9 +269,12 @@ public final class TransportNode implements Agent, AutoCloseable
     }
 
     /**
-     * Runs {@code command} on the agent thread at its next duty cycle. Any thread may call this.
+     * Runs {@code command} on the agent thread at its next duty cycle. Any thread may call this. The queue is
+     * bounded ({@link Context#commandQueueCapacity}): when it is full another thread waits for room, up to
+     * {@link Context#commandTimeoutNs}, and the agent thread itself is refused at once (it would wait for itself).
      *
      * @param command what to run.
+     * @throws TransportException if the queue stayed full; the command was not queued.
      */
     public void execute(final Runnable command)
     {
@@ -287,6 +308,10 @@ public final class TransportNode implements Agent, AutoCloseable
         {
             peer.endpoint = endpoint;
             openUdp(peer);
+        }
+        if (Peer.OUT_DEFERRED == peer.outState)
+        {
+            peer.outState = Peer.OUT_CONNECTING; // learnt from its Hello; asked for by name now: start our side too
         }
     }
 
@@ -477,10 +502,19 @@ public final class TransportNode implements Agent, AutoCloseable
         }
         nowNs = clock.nanoTime();
         int work = invokeAeron();
-        work += controlSub.poll(controlFilter, FRAGMENT_LIMIT);
-        work += ipcControlSub.poll(ipcControlFilter, FRAGMENT_LIMIT);
-        work += bulkSub.poll(bulkHandler, FRAGMENT_LIMIT);
-        work += ipcBulkSub.poll(bulkHandler, FRAGMENT_LIMIT);
+        work += pollControl();
+        // Bulk in slices of about one chunk with control polled between them: a control message never waits behind
+        // more than a chunk, and the rest of the duty cycle is still shared by up to FRAGMENT_LIMIT fragments.
+        for (int polled = 0; polled < FRAGMENT_LIMIT; )
+        {
+            final int bulk = bulkSub.poll(bulkHandler, bulkFragmentLimit) + ipcBulkSub.poll(bulkHandler, bulkFragmentLimit);
+            if (0 == bulk)
+            {
+                break;
+            }
+            polled += bulk;
+            work += bulk + pollControl();
+        }
 
         Runnable command;
         while (null != (command = commands.poll()))
@@ -511,7 +545,13 @@ public final class TransportNode implements Agent, AutoCloseable
         {
             work += progressContenders();
         }
+        work += foreignRefusals.doWork(nowNs);
         return work;
+    }
+
+    private int pollControl()
+    {
+        return controlSub.poll(controlFilter, FRAGMENT_LIMIT) + ipcControlSub.poll(ipcControlFilter, FRAGMENT_LIMIT);
     }
 
     /**
@@ -568,10 +608,11 @@ public final class TransportNode implements Agent, AutoCloseable
                 invokeAeron();
             }
         }
-        peers.values().forEach(Peer::closePublications);
+        peers.values().forEach(Peer::release);
         peers.clear();
-        contenders.values().forEach(Peer::closePublications);
+        contenders.values().forEach(Peer::release);
         contenders.clear();
+        CloseHelper.quietClose(foreignRefusals);
         CloseHelper.quietClose(aeron);
         CloseHelper.quietClose(embeddedDriver);
     }
@@ -620,7 +661,7 @@ public final class TransportNode implements Agent, AutoCloseable
     {
         if (null == peer.pending)
         {
-            peer.pending = new ExpandableRingBuffer(4096, ctx.maxQueuedBytesPerPeer, true);
+            peer.pending = new MessageQueue(4096, ctx.maxQueuedBytesPerPeer, counters);
         }
         if (peer.pending.append(buffer, offset, length))
         {
@@ -680,15 +721,26 @@ public final class TransportNode implements Agent, AutoCloseable
         return peer;
     }
 
+    /** Control publication now; the bulk one once the peer's bulk endpoint is known (its Hello or Challenge). */
     private void openUdp(final Peer peer)
     {
-        final String common = "aeron:udp?endpoint=" + peer.endpoint + "|so-sndbuf=" + ctx.socketBufferLength + "|sparse=true";
-        peer.controlPub = aeron.addExclusivePublication(common + "|term-length=" + ctx.controlTermLength, ctx.controlStreamId);
-        peer.bulkPub = aeron.addExclusivePublication(
-            common + "|term-length=" + ctx.bulkTermLength + "|mtu=" + ctx.bulkMtu + "|session-id=" + peer.controlPub.sessionId(),
-            ctx.bulkStreamId);
+        peer.controlPub = aeron.addExclusivePublication(
+            "aeron:udp?endpoint=" + peer.endpoint + "|so-sndbuf=" + ctx.socketBufferLength + "|sparse=true|term-length=" +
+            ctx.controlTermLength, ctx.controlStreamId);
         peer.outIpc = false;
         peer.lastConnectedNs = nowNs;
+        openUdpBulk(peer);
+    }
+
+    private void openUdpBulk(final Peer peer)
+    {
+        if (null == peer.bulkPub && null != peer.bulkEndpoint && null != peer.controlPub && !peer.outIpc)
+        {
+            // Same session id as control: the receiver maps bulk fragments to the peer authenticated on control.
+            peer.bulkPub = aeron.addExclusivePublication(
+                "aeron:udp?endpoint=" + peer.bulkEndpoint + "|so-sndbuf=" + ctx.socketBufferLength + "|sparse=true|term-length=" +
+                ctx.bulkTermLength + "|mtu=" + ctx.bulkMtu + "|session-id=" + peer.controlPub.sessionId(), ctx.bulkStreamId);
+        }
     }
 
     private void openIpc(final Peer peer)
@@ -747,7 +799,7 @@ public final class TransportNode implements Agent, AutoCloseable
                 pingEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).nodeId(ctx.nodeId).timestampNs(nowNs);
                 sendInternal(peer, encoded(pingEncoder.encodedLength()));
             }
-            if (!peer.outbound.isEmpty())
+            if (!peer.outbound.isEmpty() && null != peer.bulkPub)
             {
                 work += progressTransfers(peer);
             }
@@ -766,7 +818,7 @@ public final class TransportNode implements Agent, AutoCloseable
             if (nowNs - contender.createdNs > ctx.handshakeTimeoutNs)
             {
                 contenders.remove(contender.id);
-                contender.closePublications();
+                contender.release();
                 LOG.log(System.Logger.Level.WARNING, "node " + ctx.nodeId + ": a node claiming to be " + contender +
                     " did not complete the handshake; the joined node of that id stays");
                 work++;
@@ -791,6 +843,8 @@ public final class TransportNode implements Agent, AutoCloseable
                 .ipcBulkStreamId(ctx.ipcBulkStreamId)
                 .putNonce(peer.responderNonce, 0, Handshake.NONCE_LENGTH)
                 .putMac(peer.challengeMac, 0, Handshake.MAC_LENGTH)
+                .putInitiatorNonce(peer.peerNonce, 0, Handshake.NONCE_LENGTH)
+                .bulkEndpoint(bulkEndpoint)
                 .driverKey(driverKey);
             if (offerHandshake(peer, encoded(challengeEncoder.encodedLength())))
             {
@@ -801,7 +855,8 @@ public final class TransportNode implements Agent, AutoCloseable
         }
         if (peer.welcomePending)
         {
-            welcomeEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).nodeId(ctx.nodeId);
+            welcomeEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder)
+                .nodeId(ctx.nodeId).putInitiatorNonce(peer.peerNonce, 0, Handshake.NONCE_LENGTH);
             if (offerHandshake(peer, encoded(welcomeEncoder.encodedLength())))
             {
                 peer.welcomePending = false;
@@ -817,6 +872,7 @@ public final class TransportNode implements Agent, AutoCloseable
                 .ipcBulkStreamId(ctx.ipcBulkStreamId)
                 .putNonce(peer.initiatorNonce, 0, Handshake.NONCE_LENGTH)
                 .endpoint(endpoint)
+                .bulkEndpoint(bulkEndpoint)
                 .driverKey(driverKey);
             if (offerHandshake(peer, encoded(helloEncoder.encodedLength())))
             {
@@ -826,7 +882,8 @@ public final class TransportNode implements Agent, AutoCloseable
         }
         else if (Peer.OUT_RESPONSE_PENDING == peer.outState)
         {
-            responseEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).nodeId(ctx.nodeId).putMac(peer.responseMac, 0, Handshake.MAC_LENGTH);
+            responseEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).nodeId(ctx.nodeId)
+                .putMac(peer.responseMac, 0, Handshake.MAC_LENGTH).putResponderNonce(peer.responderNonceSeen, 0, Handshake.NONCE_LENGTH);
             if (offerHandshake(peer, encoded(responseEncoder.encodedLength())))
             {
                 peer.outState = Peer.OUT_RESPONSE_SENT;
@@ -868,9 +925,7 @@ public final class TransportNode implements Agent, AutoCloseable
             sessionToPeer.remove(peer.inSession);
         }
         final int dropped = peer.pendingCount;
-        peer.pendingCount = 0;
-        peer.pending = null;
-        peer.closePublications();
+        peer.release();
         counters.peersLost++;
         LOG.log(System.Logger.Level.INFO, "node " + ctx.nodeId + ": lost " + peer + ": " + reason +
             (dropped > 0 ? " (" + dropped + " queued messages dropped)" : ""));
@@ -958,9 +1013,20 @@ public final class TransportNode implements Agent, AutoCloseable
             {
                 counters.versionMismatches++;
                 headerDecoder.wrap(buffer, offset);
-                badInput(peer, session, "refused: it speaks schema " + headerDecoder.schemaId() + " version " +
-                    headerDecoder.version() + ", this node speaks schema " + MessageHeaderDecoder.SCHEMA_ID +
-                    " version " + MessageHeaderDecoder.SCHEMA_VERSION);
+                final String mismatch = "peer speaks schema " + headerDecoder.schemaId() + " v" + headerDecoder.version() +
+                    ", this node v" + MessageHeaderDecoder.SCHEMA_VERSION;
+                if (MessageValidator.WRONG_VERSION == result && HelloDecoder.TEMPLATE_ID == templateId)
+                {
+                    refuseOtherVersionHello(session, buffer, offset, length, mismatch);
+                }
+                else if (MessageValidator.WRONG_VERSION == result && RefusedDecoder.TEMPLATE_ID == templateId)
+                {
+                    onOtherVersionRefused(session, buffer, offset, length, mismatch);
+                }
+                else
+                {
+                    badInput(peer, session, "dropped a message: " + mismatch);
+                }
             }
             else
             {
@@ -1089,6 +1155,7 @@ public final class TransportNode implements Agent, AutoCloseable
         final int ipcBulk = hello.ipcBulkStreamId();
         hello.getNonce(nonceScratch, 0, Handshake.NONCE_LENGTH);
         final String peerEndpoint = hello.endpoint();
+        final String peerBulkEndpoint = hello.bulkEndpoint();
         final String peerDriverKey = hello.driverKey();
         if (peerId == ctx.nodeId || peerId < 0)
         {
@@ -1096,7 +1163,7 @@ public final class TransportNode implements Agent, AutoCloseable
             badInput(null, session, "refused a Hello claiming node id " + peerId);
             return;
         }
-        if (!isEndpoint(peerEndpoint))
+        if (!isEndpoint(peerEndpoint) || !isEndpoint(peerBulkEndpoint))
         {
             counters.malformedDropped++;
             badInput(null, session, "Hello with a bad endpoint");
@@ -1132,10 +1199,14 @@ public final class TransportNode implements Agent, AutoCloseable
             }
             if (null == peer)
             {
+                // Our own handshake towards it waits until it passed ours (onResponse): otherwise two nodes that
+                // refuse each other (wrong secret) would re-create each other from each other's Hellos forever.
                 peer = newPeer(peerId);
+                peer.outState = Peer.OUT_DEFERRED;
             }
         }
         peer.endpoint = peerEndpoint;
+        peer.bulkEndpoint = peerBulkEndpoint;
         peer.driverKey = peerDriverKey;
         peer.ipcControlStreamId = ipcControl;
         peer.ipcBulkStreamId = ipcBulk;
@@ -1166,9 +1237,13 @@ public final class TransportNode implements Agent, AutoCloseable
                 {
                     peers.remove(peer.id);
                 }
-                peer.closePublications();
+                peer.release();
                 throw ex;
             }
+        }
+        else
+        {
+            openUdpBulk(peer);
         }
     }
 
@@ -1180,10 +1255,24 @@ public final class TransportNode implements Agent, AutoCloseable
         {
             return;
         }
+        challenge.getInitiatorNonce(nonceScratch, 0, Handshake.NONCE_LENGTH);
+        if (!java.util.Arrays.equals(nonceScratch, peer.initiatorNonce))
+        {
+            unboundHandshakeMessage(peer, "Challenge");
+            return;
+        }
+        final String peerBulkEndpoint = challenge.bulkEndpoint();
+        if (!isEndpoint(peerBulkEndpoint))
+        {
+            counters.malformedDropped++;
+            badInput(peer, Peer.NO_SESSION, "Challenge with a bad bulk endpoint");
+            return;
+        }
         peer.ipcControlStreamId = challenge.ipcControlStreamId();
         peer.ipcBulkStreamId = challenge.ipcBulkStreamId();
         challenge.getNonce(peer.responderNonceSeen, 0, Handshake.NONCE_LENGTH);
         challenge.getMac(macScratch, 0, Handshake.MAC_LENGTH);
+        peer.bulkEndpoint = peerBulkEndpoint;
         peer.driverKey = challenge.driverKey();
         final byte[] expected = new byte[Handshake.MAC_LENGTH];
         handshake.challengeMac(peer.initiatorNonce, peer.responderNonceSeen, ctx.nodeId, peerId, expected);
@@ -1201,6 +1290,10 @@ public final class TransportNode implements Agent, AutoCloseable
             peer.closePublications();
             openIpc(peer);
         }
+        else
+        {
+            openUdpBulk(peer);
+        }
         peer.outState = Peer.OUT_RESPONSE_PENDING;
     }
 
@@ -1217,6 +1310,12 @@ public final class TransportNode implements Agent, AutoCloseable
                 return;
             }
         }
+        response.getResponderNonce(nonceScratch, 0, Handshake.NONCE_LENGTH);
+        if (!java.util.Arrays.equals(nonceScratch, peer.responderNonce))
+        {
+            unboundHandshakeMessage(peer, "HandshakeResponse");
+            return;
+        }
         response.getMac(macScratch, 0, Handshake.MAC_LENGTH);
         final byte[] expected = new byte[Handshake.MAC_LENGTH];
         handshake.responseMac(peer.peerNonce, peer.responderNonce, peerId, ctx.nodeId, expected);
@@ -1228,7 +1327,8 @@ public final class TransportNode implements Agent, AutoCloseable
             final String reason = null != owner && owner != peer ?
                 "its session clashes with " + owner : "it failed the cluster secret challenge";
             LOG.log(System.Logger.Level.WARNING, "node " + ctx.nodeId + ": refused " + peer + ": " + reason);
-            refusedEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).nodeId(ctx.nodeId).reason("refused by node " + ctx.nodeId + ": " + reason);
+            refusedEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).nodeId(ctx.nodeId)
+                .putInitiatorNonce(peer.peerNonce, 0, Handshake.NONCE_LENGTH).reason("refused by node " + ctx.nodeId + ": " + reason);
             offerHandshake(peer, encoded(refusedEncoder.encodedLength()));
             peer.refusal = "refused: " + reason;
             if (contender)
@@ -1239,7 +1339,7 @@ public final class TransportNode implements Agent, AutoCloseable
             {
                 peers.remove(peer.id);
             }
-            peer.closePublications();
+            peer.release();
             return;
         }
         if (contender)
@@ -1254,11 +1354,15 @@ public final class TransportNode implements Agent, AutoCloseable
             if (null != readded)
             {
                 // a listener called addPeer from onPeerLost: the contender, which proved itself, takes its place
-                readded.closePublications();
+                readded.release();
             }
             peers.put(peerId, peer);
             peer.outState = Peer.OUT_CONNECTING;
             peer.lastConnectedNs = nowNs;
+        }
+        else if (Peer.OUT_DEFERRED == peer.outState)
+        {
+            peer.outState = Peer.OUT_CONNECTING;
         }
         peer.inSession = session;
         sessionToPeer.put(session, peer);
@@ -1272,6 +1376,12 @@ public final class TransportNode implements Agent, AutoCloseable
         final Peer peer = peers.get(welcome.nodeId());
         if (null != peer && Peer.OUT_RESPONSE_SENT == peer.outState)
         {
+            welcome.getInitiatorNonce(nonceScratch, 0, Handshake.NONCE_LENGTH);
+            if (!java.util.Arrays.equals(nonceScratch, peer.initiatorNonce))
+            {
+                unboundHandshakeMessage(peer, "Welcome");
+                return;
+            }
             peer.outState = Peer.OUT_OPEN;
             peer.nextPingNs = nowNs;
             drainPending(peer);
@@ -1282,12 +1392,88 @@ public final class TransportNode implements Agent, AutoCloseable
     private void onRefused(final RefusedDecoder refused)
     {
         final Peer peer = peers.get(refused.nodeId());
+        refused.getInitiatorNonce(nonceScratch, 0, Handshake.NONCE_LENGTH);
         final String reason = refused.reason();
-        if (null != peer && !peer.outboundOpen())
+        if (null != peer && !peer.outboundOpen() && Peer.OUT_CONNECTING != peer.outState)
         {
+            if (!java.util.Arrays.equals(nonceScratch, peer.initiatorNonce))
+            {
+                unboundHandshakeMessage(peer, "Refused");
+                return;
+            }
             LOG.log(System.Logger.Level.WARNING, "node " + ctx.nodeId + ": " + reason);
             lose(peer, reason);
         }
+    }
+
+    /**
+     * An answer that does not echo the nonce of this peer's current handshake: stale (an earlier attempt) or
+     * forged by someone who saw neither Hello nor Challenge. Dropped, so it can neither abort nor hijack the handshake.
+     */
+    private void unboundHandshakeMessage(final Peer peer, final String what)
+    {
+        counters.unboundHandshakeDropped++;
+        badInput(null, -1, "dropped a " + what + " naming " + peer + " that does not echo its handshake's nonce");
+    }
+
+    /**
+     * A Hello of another version of this schema: read by the layout frozen across versions (nodeId at 0, nonce at 16,
+     * endpoint first var data) and answered with a Refused, so that node reports why instead of timing out.
+     */
+    private void refuseOtherVersionHello(
+        final int session, final DirectBuffer buffer, final int offset, final int length, final String mismatch)
+    {
+        final int blockLength = headerDecoder.blockLength();
+        final int body = offset + MessageHeaderDecoder.ENCODED_LENGTH;
+        final int end = offset + length;
+        final long varAt = (long)body + blockLength;
+        if (blockLength < 16 + Handshake.NONCE_LENGTH || varAt + 4 > end)
+        {
+            badInput(null, session, "refused a Hello: " + mismatch + " (no endpoint to answer to)");
+            return;
+        }
+        final long peerId = buffer.getLong(body, java.nio.ByteOrder.LITTLE_ENDIAN);
+        final long endpointLength = buffer.getInt((int)varAt, java.nio.ByteOrder.LITTLE_ENDIAN) & 0xFFFF_FFFFL;
+        final String peerEndpoint = endpointLength <= 255 && varAt + 4 + endpointLength <= end ?
+            buffer.getStringWithoutLengthAscii((int)varAt + 4, (int)endpointLength) : null;
+        counters.handshakesRefused++;
+        final String reason = "refused node " + peerId + (null != peerEndpoint ? " at " + peerEndpoint : "") + ": " + mismatch;
+        badInput(null, session, reason);
+        if (isEndpoint(peerEndpoint))
+        {
+            buffer.getBytes(body + 16, nonceScratch);
+            refusedEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).nodeId(ctx.nodeId)
+                .putInitiatorNonce(nonceScratch, 0, Handshake.NONCE_LENGTH).reason("node " + ctx.nodeId + " " + reason);
+            foreignRefusals.refuse(peerEndpoint, encodeBuffer, encoded(refusedEncoder.encodedLength()), nowNs);
+        }
+    }
+
+    /** A Refused in another version: a node of that version refused our Hello. Read by the frozen layout. */
+    private void onOtherVersionRefused(
+        final int session, final DirectBuffer buffer, final int offset, final int length, final String mismatch)
+    {
+        final int body = offset + MessageHeaderDecoder.ENCODED_LENGTH;
+        if (headerDecoder.blockLength() < 8 + Handshake.NONCE_LENGTH || length < MessageHeaderDecoder.ENCODED_LENGTH + 8 + Handshake.NONCE_LENGTH)
+        {
+            badInput(null, session, "dropped a Refused: " + mismatch);
+            return;
+        }
+        final Peer peer = peers.get(buffer.getLong(body, java.nio.ByteOrder.LITTLE_ENDIAN));
+        if (null == peer || Peer.OUT_HELLO_SENT != peer.outState)
+        {
+            badInput(null, session, "dropped a Refused for no handshake in progress: " + mismatch);
+            return;
+        }
+        buffer.getBytes(body + 8, nonceScratch);
+        if (!java.util.Arrays.equals(nonceScratch, peer.initiatorNonce))
+        {
+            unboundHandshakeMessage(peer, "Refused (" + mismatch + ")");
+            return;
+        }
+        counters.handshakesRefused++;
+        final String reason = "refused: " + mismatch;
+        LOG.log(System.Logger.Level.WARNING, "node " + ctx.nodeId + ": " + peer + " " + reason);
+        lose(peer, reason);
     }
 
     // ------------------------------------------------------------------------------------------------ blocks out
@@ -1857,6 +2043,10 @@ public final class TransportNode implements Agent, AutoCloseable
     {
         private long nodeId = -1;
         private String listenEndpoint = "127.0.0.1:0";
+        private String bulkListenEndpoint;
+        private boolean separateBulkSocket = true;
+        private int commandQueueCapacity = 16 * 1024;
+        private long commandTimeoutNs = TimeUnit.SECONDS.toNanos(1);
         private String aeronDirectoryName;
         private TransportDriver.Context driverContext;
         private boolean useAgentRunner = true;
@@ -1900,6 +2090,50 @@ public final class TransportNode implements Agent, AutoCloseable
         public Context listenEndpoint(final String endpoint)
         {
             this.listenEndpoint = endpoint;
+            return this;
+        }
+
+        /**
+         * @param endpoint host:port to receive block chunks on (UDP), a socket of its own so that bulk data never
+         *                 queues ahead of control messages; advertised in the handshake. Default the listen host, port 0.
+         * @return this.
+         */
+        public Context bulkListenEndpoint(final String endpoint)
+        {
+            this.bulkListenEndpoint = endpoint;
+            return this;
+        }
+
+        /**
+         * @param separate true (default): bulk data on a socket of its own, so a control message never waits behind more
+         *                 than one chunk. false: bulk on the control socket (one socket less to poll each duty cycle, so a
+         *                 lower round-trip time, but a control message can wait behind a few chunks of a transfer).
+         * @return this.
+         */
+        public Context separateBulkSocket(final boolean separate)
+        {
+            this.separateBulkSocket = separate;
+            return this;
+        }
+
+        /**
+         * @param capacity bound of the {@link TransportNode#execute} queue, rounded up to a power of two; default 16384.
+         * @return this.
+         */
+        public Context commandQueueCapacity(final int capacity)
+        {
+            this.commandQueueCapacity = capacity;
+            return this;
+        }
+
+        /**
+         * @param timeoutNs how long {@link TransportNode#execute} waits for room in a full queue before it throws;
+         *                  default 1 s. 0 throws at once.
+         * @return this.
+         */
+        public Context commandTimeoutNs(final long timeoutNs)
+        {
+            this.commandTimeoutNs = timeoutNs;
             return this;
         }
 
@@ -2144,6 +2378,14 @@ public final class TransportNode implements Agent, AutoCloseable
             if (null == listenEndpoint || listenEndpoint.lastIndexOf(':') <= 0)
             {
                 throw new TransportException("listenEndpoint must be host:port, was " + listenEndpoint);
+            }
+            if (null != bulkListenEndpoint && (bulkListenEndpoint.lastIndexOf(':') <= 0 || bulkListenEndpoint.equals(listenEndpoint)))
+            {
+                throw new TransportException("bulkListenEndpoint must be host:port, not the listen endpoint, was " + bulkListenEndpoint);
+            }
+            if (commandQueueCapacity < 2 || commandQueueCapacity > (1 << 30) || commandTimeoutNs < 0)
+            {
+                throw new TransportException("commandQueueCapacity must be in [2, 2^30] and commandTimeoutNs >= 0");
             }
             if (null == driverContext)
             {

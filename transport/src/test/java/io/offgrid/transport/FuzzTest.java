@@ -82,7 +82,7 @@ class FuzzTest
         final TransportDriver rawDriver = keep(TransportDriver.launch(new TransportDriver.Context()));
         final Aeron raw = keep(Aeron.connect(new Aeron.Context().aeronDirectoryName(rawDriver.aeronDirectoryName())));
         final ExclusivePublication rawControl = raw.addExclusivePublication("aeron:udp?endpoint=" + b.endpoint(), 1001);
-        final ExclusivePublication rawBulk = raw.addExclusivePublication("aeron:udp?endpoint=" + b.endpoint(), 1002);
+        final ExclusivePublication rawBulk = raw.addExclusivePublication("aeron:udp?endpoint=" + b.bulkEndpoint(), 1002);
 
         final UnsafeBuffer buffer = new UnsafeBuffer(new byte[70 * 1024]);
         final long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(FUZZ_MS);

@@ -33,7 +33,7 @@ import java.util.concurrent.TimeUnit;
  * and back. {@code bare} is plain Aeron (no Offgrid code: one publication and subscription each way,
  * single-threaded driver stepped by the application); {@code offgrid} is two {@link TransportNode}s
  * sending an SBE FetchKey message of 32 bytes by node id. {@code idle} is the echo side's idle strategy:
- * busyspin, backoff (Aeron's default parameters) or default (the transport's chosen default). This side
+ * busyspin, yield, backoff (Aeron's default parameters) or default (the transport's chosen default). This side
  * busy-spins. {@code driver} compares the embedded driver's threading modes for offgrid. JMH's sample percentiles are printed with HdrHistogram's p50/p99/p99.9 at the end.
  *
  * <pre>perf/jmh ControlRttBench -f 1 -wi 2 -i 3</pre>
@@ -51,12 +51,16 @@ public class ControlRttBench
     public String impl;
 
     /** Idle strategy of the echo process. */
-    @Param({"busyspin", "default", "backoff"})
+    @Param({"busyspin", "default", "backoff", "yield"})
     public String idle;
 
     /** Offgrid nodes' embedded driver: INVOKER (stepped by the node's thread, the default) or SHARED (own thread). */
     @Param({"INVOKER"})
     public String driver;
+
+    /** Offgrid nodes' bulk socket: separate (the default; control never waits behind more than a chunk) or shared with control. */
+    @Param({"separate"})
+    public String bulkSocket = "separate";
 
     private Process child;
     private BareAeron bare;
@@ -78,7 +82,7 @@ public class ControlRttBench
     {
         final int myPort = Children.freePort();
         final int childPort = Children.freePort();
-        child = Children.start(EchoProcess.class, impl, idle, Integer.toString(childPort), Integer.toString(myPort), driver);
+        child = Children.start(EchoProcess.class, impl, idle, Integer.toString(childPort), Integer.toString(myPort), driver, bulkSocket);
         if ("bare".equals(impl))
         {
             bare = new BareAeron(ThreadingMode.INVOKER, null);
@@ -100,6 +104,7 @@ public class ControlRttBench
             node = TransportNode.launch(new TransportNode.Context()
                 .nodeId(1)
                 .listenEndpoint("127.0.0.1:" + myPort)
+                .separateBulkSocket(!"shared".equals(bulkSocket))
                 .driverContext(new io.offgrid.transport.TransportDriver.Context().threadingMode(ThreadingMode.valueOf(driver)))
                 .useAgentRunner(false)
                 .defaultHandler((peer, template, buffer, offset, length) -> received++));

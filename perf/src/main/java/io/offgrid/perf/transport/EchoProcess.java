@@ -29,6 +29,8 @@ public final class EchoProcess
                 return new BusySpinIdleStrategy();
             case "backoff":
                 return new BackoffIdleStrategy(); // Aeron's default parameters
+            case "yield":
+                return new org.agrona.concurrent.YieldingIdleStrategy();
             default:
                 return null; // the transport's chosen default
         }
@@ -41,6 +43,7 @@ public final class EchoProcess
         final int port = Integer.parseInt(args[2]);
         final int peerPort = Integer.parseInt(args[3]);
         final ThreadingMode driverMode = args.length > 4 ? ThreadingMode.valueOf(args[4]) : ThreadingMode.INVOKER;
+        final boolean separateBulkSocket = args.length <= 5 || !"shared".equals(args[5]);
         final AtomicBoolean running = new AtomicBoolean(true);
         // The benchmark closes our stdin to stop us, so the node closes and deletes its driver directory.
         final Thread stdin = new Thread(() ->
@@ -88,6 +91,7 @@ public final class EchoProcess
             final TransportNode.Context ctx = new TransportNode.Context()
                 .nodeId(2)
                 .listenEndpoint("127.0.0.1:" + port)
+                .separateBulkSocket(separateBulkSocket)
                 .driverContext(new io.offgrid.transport.TransportDriver.Context().threadingMode(driverMode))
                 .defaultHandler((peer, template, buffer, offset, length) -> self[0].send(peer, buffer, offset, length));
             if (null != idle)
