@@ -276,6 +276,42 @@ public final class TableOps
         }
     }
 
+    /**
+     * Count, sum, min and max of a numeric expression in one evaluation: the partial of a distributed
+     * aggregate, merged across partitions by the caller.
+     *
+     * @param table input.
+     * @param expr  numeric expression.
+     * @return {kind (0 LONG, 1 DOUBLE), rows, sum, min, max}: longs for LONG, raw double bits for
+     *         DOUBLE; min and max are meaningless for no rows.
+     */
+    public static long[] aggregate(final TableView table, final Expr expr)
+    {
+        try (Expr.Evaluation ev = new Expr.Evaluation(table))
+        {
+            final Expr.Vector v = numeric(expr.eval(ev));
+            final int rows = table.rowCount();
+            final long[] out = new long[5];
+            out[1] = rows;
+            if (v.kind == Expr.Kind.LONG)
+            {
+                out[0] = 0;
+                out[2] = v.scalar ? v.bits * rows : VectorKernels.sumLong(v.address, rows);
+                out[3] = v.scalar ? v.bits : VectorKernels.minLong(v.address, rows);
+                out[4] = v.scalar ? v.bits : VectorKernels.maxLong(v.address, rows);
+            }
+            else
+            {
+                out[0] = 1;
+                final double s = v.scalar ? v.doubleValue() * rows : VectorKernels.sumDouble(v.address, 0, rows);
+                out[2] = Double.doubleToRawLongBits(s);
+                out[3] = Double.doubleToRawLongBits(v.scalar ? v.doubleValue() : VectorKernels.minDouble(v.address, rows));
+                out[4] = Double.doubleToRawLongBits(v.scalar ? v.doubleValue() : VectorKernels.maxDouble(v.address, rows));
+            }
+            return out;
+        }
+    }
+
     private static double extreme(final TableView table, final Expr expr, final boolean min)
     {
         try (Expr.Evaluation ev = new Expr.Evaluation(table))
@@ -404,14 +440,6 @@ public final class TableOps
     private static NativeTable allocate(
         final String[] names, final ColumnType[] types, final int rows, final long[] stringBytes)
     {
-        final long length = TableView.encodedLength(names, types, rows, stringBytes);
-        if (length > Integer.MAX_VALUE - BlockStore.HEADER_LENGTH)
-        {
-            throw new IllegalArgumentException("result table of " + length + " bytes exceeds 2 GiB");
-        }
-        final NativeTable out = new NativeTable((int)length);
-        TableView.layout(names, types, rows, stringBytes, out.mutableBuffer(), 0);
-        out.sealed();
-        return out;
+        return NativeTable.allocate(names, types, rows, stringBytes);
     }
 }
