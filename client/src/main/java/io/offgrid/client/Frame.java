@@ -386,7 +386,8 @@ public final class Frame
         final Object[] partials = new Object[parts.size()];
         for (int i = 0; i < partials.length; i++)
         {
-            partials[i] = parts.get(i).fold("partial", NO_STEPS, new FrameTasks.Aggregate(expr));
+            partials[i] = parts.get(i).fold("partial", NO_STEPS, new FrameTasks.Aggregate(expr,
+                op == FrameTasks.AggregateOp.MIN || op == FrameTasks.AggregateOp.MAX));
         }
         return new Scalar<>(Delayed.callVar(op.name().toLowerCase(), new FrameTasks.Combine(op), partials));
     }

@@ -412,7 +412,7 @@ class FrameTest
     private void checkOneTable(final long seed)
     {
         final SplittableRandom random = new SplittableRandom(seed);
-        final int rows = random.nextInt(0, 3_000);
+        final int rows = random.nextInt(0, 10_000);
         final long[] a = new long[rows];
         final double[] b = new double[rows];
         final long[] c = new long[rows];

@@ -287,28 +287,109 @@ public final class TableOps
      */
     public static long[] aggregate(final TableView table, final Expr expr)
     {
-        try (Expr.Evaluation ev = new Expr.Evaluation(table))
+        return aggregate(table, null, expr, true);
+    }
+
+    /** Rows per window of a windowed evaluation: temporaries of 32 KiB stay in cache and are reused. */
+    static final int WINDOW = 4096;
+
+    /**
+     * Count, sum, and optionally min and max of a numeric expression over the rows where a predicate
+     * holds, evaluated window by window over the table in place: no result table, no temporaries
+     * bigger than a window, one pass. This is what a filter, withColumn and aggregate pipeline runs as.
+     *
+     * @param table     input.
+     * @param predicate a boolean expression, or null for every row.
+     * @param expr      numeric expression.
+     * @param extremes  whether min and max are wanted (they cost a compare per row).
+     * @return {kind (0 LONG, 1 DOUBLE), rows selected, sum, min, max}: longs for LONG, raw double bits
+     *         for DOUBLE; min and max meaningless for no rows or without {@code extremes}.
+     */
+    public static long[] aggregate(final TableView table, final Expr predicate, final Expr expr, final boolean extremes)
+    {
+        final int rows = table.rowCount();
+        try (Expr.Evaluation ve = new Expr.Evaluation(table);
+            Expr.Evaluation pe = new Expr.Evaluation(table))
         {
-            final Expr.Vector v = numeric(expr.eval(ev));
-            final int rows = table.rowCount();
-            final long[] out = new long[5];
-            out[1] = rows;
-            if (v.kind == Expr.Kind.LONG)
+            final double[] fold = new double[3];
+            Expr.Kind kind = Expr.Kind.LONG;
+            long count = 0;
+            long lsum = 0;
+            long lmin = Long.MAX_VALUE;
+            long lmax = Long.MIN_VALUE;
+            double dsum = 0;
+            double dmin = Double.POSITIVE_INFINITY;
+            double dmax = Double.NEGATIVE_INFINITY;
+            int first = 0;
+            do
             {
-                out[0] = 0;
-                out[2] = v.scalar ? v.bits * rows : VectorKernels.sumLong(v.address, rows);
-                out[3] = v.scalar ? v.bits : VectorKernels.minLong(v.address, rows);
-                out[4] = v.scalar ? v.bits : VectorKernels.maxLong(v.address, rows);
+                final int n = Math.min(WINDOW, rows - first);
+                long mask = 0;
+                int selected = n;
+                if (null != predicate)
+                {
+                    pe.window(first, n);
+                    final Expr.Vector m = Expr.requireBoolean(predicate.eval(pe));
+                    if (m.scalar)
+                    {
+                        selected = m.bits == 1 ? n : 0;
+                    }
+                    else
+                    {
+                        mask = m.address;
+                        selected = VectorKernels.countTrue(mask, n);
+                    }
+                }
+                ve.window(first, n);
+                final Expr.Vector v = numeric(expr.eval(ve));
+                kind = v.kind;
+                first += n;
+                if (selected == 0)
+                {
+                    continue;
+                }
+                count += selected;
+                if (v.kind == Expr.Kind.LONG)
+                {
+                    if (v.scalar)
+                    {
+                        lsum += v.bits * selected;
+                        lmin = Math.min(lmin, v.bits);
+                        lmax = Math.max(lmax, v.bits);
+                    }
+                    else
+                    {
+                        lsum += VectorKernels.sumLong(v.address, mask, n);
+                        if (extremes)
+                        {
+                            lmin = Math.min(lmin, VectorKernels.minLong(v.address, mask, n));
+                            lmax = Math.max(lmax, VectorKernels.maxLong(v.address, mask, n));
+                        }
+                    }
+                }
+                else if (v.scalar)
+                {
+                    dsum += v.doubleValue() * selected;
+                    dmin = Math.min(dmin, v.doubleValue());
+                    dmax = Math.max(dmax, v.doubleValue());
+                }
+                else if (extremes)
+                {
+                    VectorKernels.foldDouble(v.address, mask, n, fold);
+                    dsum += fold[0];
+                    dmin = Math.min(dmin, fold[1]);
+                    dmax = Math.max(dmax, fold[2]);
+                }
+                else
+                {
+                    dsum += VectorKernels.sumDouble(v.address, mask, n);
+                }
             }
-            else
-            {
-                out[0] = 1;
-                final double s = v.scalar ? v.doubleValue() * rows : VectorKernels.sumDouble(v.address, 0, rows);
-                out[2] = Double.doubleToRawLongBits(s);
-                out[3] = Double.doubleToRawLongBits(v.scalar ? v.doubleValue() : VectorKernels.minDouble(v.address, rows));
-                out[4] = Double.doubleToRawLongBits(v.scalar ? v.doubleValue() : VectorKernels.maxDouble(v.address, rows));
-            }
-            return out;
+            while (first < rows);
+            return kind == Expr.Kind.LONG ?
+                new long[]{0, count, lsum, lmin, lmax} :
+                new long[]{1, count, Double.doubleToRawLongBits(dsum), Double.doubleToRawLongBits(dmin),
+                    Double.doubleToRawLongBits(dmax)};
         }
     }
 

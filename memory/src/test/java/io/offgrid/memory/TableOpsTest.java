@@ -112,6 +112,36 @@ class TableOpsTest extends StoreFixture
                     assertEquals(sum, TableOps.sum(view, numeric), delta, numeric.toString());
                     assertEquals(min, TableOps.min(view, numeric), 0.0);
                     assertEquals(max, TableOps.max(view, numeric), 0.0);
+                    // the windowed, masked aggregate (filter + aggregate without a result table), with the
+                    // new column substituted as a fused filter + withColumn + aggregate pipeline does
+                    double msum = 0;
+                    double mmin = Double.POSITIVE_INFINITY;
+                    double mmax = Double.NEGATIVE_INFINITY;
+                    long selected = 0;
+                    for (int r = 0; r < rows; r++)
+                    {
+                        if (expected[r])
+                        {
+                            final double d = ((Number)Reference.eval(numeric, x[r], y[r])).doubleValue();
+                            msum += d;
+                            mmin = Math.min(mmin, d);
+                            mmax = Math.max(mmax, d);
+                            selected++;
+                        }
+                    }
+                    final long[] agg = TableOps.aggregate(view, predicate,
+                        Expr.col("z").times(Expr.lit(1L)).substitute(java.util.Map.of("z", numeric)), true);
+                    assertEquals(selected, agg[1], "rows where " + predicate);
+                    final boolean isLong = agg[0] == 0;
+                    assertEquals(got.type("z") == ColumnType.LONG, isLong);
+                    final double aggSum = isLong ? agg[2] : Double.longBitsToDouble(agg[2]);
+                    final double mdelta = Double.isFinite(msum) ? Math.abs(msum) * 1e-9 + 1e-9 : 0.0;
+                    assertEquals(msum, aggSum, mdelta, "masked sum of " + numeric + " where " + predicate);
+                    if (selected > 0)
+                    {
+                        assertEquals(mmin, isLong ? agg[3] : Double.longBitsToDouble(agg[3]), 0.0);
+                        assertEquals(mmax, isLong ? agg[4] : Double.longBitsToDouble(agg[4]), 0.0);
+                    }
                 }
             }
             assertEquals(java.util.Arrays.stream(x).sum(), TableOps.sumLong(view, Expr.col("x")));

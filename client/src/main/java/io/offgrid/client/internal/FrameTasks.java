@@ -14,7 +14,9 @@ import java.io.Serializable;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -209,21 +211,46 @@ public final class FrameTasks
 
     // ------------------------------------------------------------------------------------------------ terminals
 
-    /** Partial of an aggregate: {kind (0 LONG, 1 DOUBLE), count, sum, min, max}, longs or double bits. */
-    public record Aggregate(Expr expr) implements Terminal
+    /**
+     * A terminal that can run on the pipeline's input directly, with the filters folded into one predicate
+     * and the added columns substituted into its expression.
+     */
+    interface FusedTerminal extends Terminal
+    {
+        Object finish(TableView in, Expr predicate, Map<String, Expr> columns);
+    }
+
+    /**
+     * Partial of an aggregate: {kind (0 LONG, 1 DOUBLE), count, sum, min, max}, longs or double bits.
+     *
+     * @param expr     the numeric expression.
+     * @param extremes whether min and max are needed.
+     */
+    public record Aggregate(Expr expr, boolean extremes) implements FusedTerminal
     {
         public Object finish(final TableView in)
         {
-            return TableOps.aggregate(in, expr);
+            return TableOps.aggregate(in, null, expr, extremes);
+        }
+
+        public Object finish(final TableView in, final Expr predicate, final Map<String, Expr> columns)
+        {
+            return TableOps.aggregate(in, predicate, expr.substitute(columns), extremes);
         }
     }
 
     /** Row count of a partition. */
-    public record RowCount() implements Terminal
+    public record RowCount() implements FusedTerminal
     {
         public Object finish(final TableView in)
         {
             return (long)in.rowCount();
+        }
+
+        public Object finish(final TableView in, final Expr predicate, final Map<String, Expr> columns)
+        {
+            return null == predicate ? (long)in.rowCount() :
+                TableOps.aggregate(in, predicate, Expr.lit(0L), false)[1];
         }
     }
 
@@ -281,6 +308,16 @@ public final class FrameTasks
      */
     public record Pipeline(Source source, Step[] steps, Terminal terminal) implements TaskFunctions.TableFunction
     {
+        private boolean fusable()
+        {
+            return FrameTasks.fusable(steps);
+        }
+
+        private Object fused(final TableView in)
+        {
+            return FrameTasks.fused(steps, (FusedTerminal)terminal, in);
+        }
+
         public Object apply(final Object[] args)
         {
             NativeTable owned = null;
@@ -301,6 +338,10 @@ public final class FrameTasks
             }
             try
             {
+                if (terminal instanceof FusedTerminal && fusable())
+                {
+                    return fused(view);
+                }
                 for (final Step step : steps)
                 {
                     final NativeTable next = step.apply(view);
@@ -331,6 +372,45 @@ public final class FrameTasks
                 }
             }
         }
+    }
+
+    // ------------------------------------------------------------------------------------------------ fusion
+
+    /**
+     * Whether every step is a filter or a numeric withColumn: then an aggregate of the result is an aggregate of
+     * the input over the rows where all the filters hold, with the added columns' expressions substituted, and no
+     * intermediate table is made at all.
+     */
+    static boolean fusable(final Step[] steps)
+    {
+        for (final Step step : steps)
+        {
+            if (!(step instanceof Filter) && !(step instanceof WithColumn && !((WithColumn)step).expr().isPredicate()))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    static Object fused(final Step[] steps, final FusedTerminal terminal, final TableView in)
+    {
+        final Map<String, Expr> columns = new HashMap<>();
+        Expr predicate = null;
+        for (final Step step : steps)
+        {
+            if (step instanceof Filter)
+            {
+                final Expr p = ((Filter)step).predicate().substitute(columns);
+                predicate = null == predicate ? p : predicate.and(p);
+            }
+            else
+            {
+                final WithColumn w = (WithColumn)step;
+                columns.put(w.name(), w.expr().substitute(columns));
+            }
+        }
+        return terminal.finish(in, predicate, columns);
     }
 
     // ------------------------------------------------------------------------------------------------ combiners
