@@ -393,6 +393,158 @@ public final class TableOps
         }
     }
 
+    /**
+     * Filter and add columns in one pass, without intermediate tables: the rows where
+     * {@code predicate} holds, the input's columns (those named in {@code names} dropped) followed by
+     * the new columns. The predicate and the new columns' expressions are evaluated window by window
+     * over the input in place; the result is the one table written. What a filter / withColumn
+     * pipeline runs as, with later expressions already substituted.
+     *
+     * @param table     input.
+     * @param predicate a boolean expression, or null for every row.
+     * @param names     new column names (replacing input columns of the same name).
+     * @param exprs     their numeric expressions.
+     * @return the new table.
+     */
+    public static NativeTable filterWithColumns(
+        final TableView table, final Expr predicate, final String[] names, final Expr[] exprs)
+    {
+        final int rows = table.rowCount();
+        long mask = 0;
+        try (Expr.Evaluation pe = new Expr.Evaluation(table);
+            Expr.Evaluation ve = new Expr.Evaluation(table))
+        {
+            int selected = rows;
+            if (null != predicate)
+            {
+                mask = NativeMemory.allocate(Math.max(rows, 8));
+                selected = 0;
+                int first = 0;
+                do
+                {
+                    final int n = Math.min(WINDOW, rows - first);
+                    pe.window(first, n);
+                    final Expr.Vector m = Expr.requireBoolean(predicate.eval(pe));
+                    if (m.scalar)
+                    {
+                        UnsafeApi.setMemory(mask + first, n, (byte)m.bits);
+                    }
+                    else
+                    {
+                        NativeMemory.copy(m.address, mask + first, n);
+                    }
+                    first += n;
+                }
+                while (first < rows);
+                selected = VectorKernels.countTrue(mask, rows);
+            }
+            final List<Integer> kept = new ArrayList<>();
+            for (int c = 0; c < table.columnCount(); c++)
+            {
+                if (!Arrays.asList(names).contains(table.columnName(c)))
+                {
+                    kept.add(c);
+                }
+            }
+            final int columns = kept.size() + names.length;
+            final String[] outNames = new String[columns];
+            final ColumnType[] types = new ColumnType[columns];
+            final long[] stringBytes = new long[columns];
+            for (int i = 0; i < kept.size(); i++)
+            {
+                final int c = kept.get(i);
+                outNames[i] = table.columnName(c);
+                types[i] = table.columnType(c);
+                if (types[i] == ColumnType.STRING)
+                {
+                    for (int r = 0; r < rows; r++)
+                    {
+                        if (mask == 0 || UnsafeApi.getByte(mask + r) != 0)
+                        {
+                            stringBytes[i] += table.stringLength(c, r);
+                        }
+                    }
+                }
+            }
+            for (int k = 0; k < names.length; k++)
+            {
+                ve.window(0, 0); // the kind, without evaluating a row
+                final Expr.Vector probe = numeric(exprs[k].eval(ve));
+                outNames[kept.size() + k] = names[k];
+                types[kept.size() + k] = probe.kind == Expr.Kind.DOUBLE ? ColumnType.DOUBLE : ColumnType.LONG;
+            }
+            final NativeTable out = allocate(outNames, types, selected, stringBytes);
+            final TableView view = out.view();
+            final long inBase = table.buffer().addressOffset();
+            final long outBase = out.mutableBuffer().addressOffset();
+            for (int i = 0; i < kept.size(); i++)
+            {
+                final int c = kept.get(i);
+                if (types[i] == ColumnType.STRING)
+                {
+                    if (mask == 0)
+                    {
+                        NativeMemory.copy(inBase + table.columnOffset(c), outBase + view.columnOffset(i),
+                            table.columnLength(c));
+                    }
+                    else
+                    {
+                        copyStrings(table, c, mask, view, i, rows);
+                    }
+                }
+                else if (mask == 0)
+                {
+                    NativeMemory.copy(inBase + table.columnOffset(c), outBase + view.columnOffset(i), 8L * rows);
+                }
+                else
+                {
+                    VectorKernels.compact8(inBase + table.columnOffset(c), mask, outBase + view.columnOffset(i), rows);
+                }
+            }
+            for (int k = 0; k < names.length; k++)
+            {
+                final long target = outBase + view.columnOffset(kept.size() + k);
+                int j = 0;
+                int first = 0;
+                while (first < rows)
+                {
+                    final int n = Math.min(WINDOW, rows - first);
+                    ve.window(first, n);
+                    final Expr.Vector v = numeric(exprs[k].eval(ve));
+                    final long windowMask = mask == 0 ? 0 : mask + first;
+                    if (v.scalar)
+                    {
+                        for (int r = 0; r < n; r++)
+                        {
+                            if (windowMask == 0 || UnsafeApi.getByte(windowMask + r) != 0)
+                            {
+                                UnsafeApi.putLong(target + 8L * j++, v.bits);
+                            }
+                        }
+                    }
+                    else if (windowMask == 0)
+                    {
+                        NativeMemory.copy(v.address, target + 8L * j, 8L * n);
+                        j += n;
+                    }
+                    else
+                    {
+                        j += VectorKernels.compact8Count(v.address, windowMask, target + 8L * j, n);
+                    }
+                    first += n;
+                }
+            }
+            return out;
+        }
+        finally
+        {
+            if (mask != 0)
+            {
+                NativeMemory.free(mask);
+            }
+        }
+    }
+
     private static double extreme(final TableView table, final Expr expr, final boolean min)
     {
         try (Expr.Evaluation ev = new Expr.Evaluation(table))

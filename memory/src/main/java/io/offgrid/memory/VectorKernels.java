@@ -672,4 +672,19 @@ final class VectorKernels
         out[1] = min;
         out[2] = max;
     }
+
+    /** Copy the 8-byte values whose mask byte is 1, packed, to out; returns how many. */
+    static int compact8Count(final long src, final long mask, final long out, final int n)
+    {
+        int j = 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (UnsafeApi.getByte(mask + i) != 0)
+            {
+                UnsafeApi.putLong(out + 8L * j, UnsafeApi.getLong(src + 8L * i));
+                j++;
+            }
+        }
+        return j;
+    }
 }

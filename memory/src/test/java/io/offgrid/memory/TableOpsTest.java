@@ -143,6 +143,17 @@ class TableOpsTest extends StoreFixture
                         assertEquals(mmax, isLong ? agg[4] : Double.longBitsToDouble(agg[4]), 0.0);
                     }
                 }
+                // one-pass filter + withColumns equals filter, then withColumn, then withColumn (replacing y)
+                final Expr second = randomNumeric(random, 2);
+                try (NativeTable filtered = TableOps.filter(view, predicate);
+                    NativeTable withZ = TableOps.withColumn(filtered.view(), "z", numeric);
+                    NativeTable stepwise = TableOps.withColumn(withZ.view(), "y", second);
+                    NativeTable fused = TableOps.filterWithColumns(view, predicate, new String[]{"z", "y"},
+                        new Expr[]{numeric, second}))
+                {
+                    assertEquals(stepwise.toColumnarTable(), fused.toColumnarTable(),
+                        "filter " + predicate + ", z = " + numeric + ", y = " + second);
+                }
             }
             assertEquals(java.util.Arrays.stream(x).sum(), TableOps.sumLong(view, Expr.col("x")));
         }

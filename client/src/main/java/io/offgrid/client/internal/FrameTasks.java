@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -342,6 +343,16 @@ public final class FrameTasks
                 {
                     return fused(view);
                 }
+                if (null == terminal && steps.length > 0 && fusable())
+                {
+                    final NativeTable result = materialize(steps, view);
+                    if (null != owned)
+                    {
+                        owned.close();
+                        owned = null;
+                    }
+                    return result;
+                }
                 for (final Step step : steps)
                 {
                     final NativeTable next = step.apply(view);
@@ -411,6 +422,33 @@ public final class FrameTasks
             }
         }
         return terminal.finish(in, predicate, columns);
+    }
+
+    /**
+     * Filters and numeric withColumns in one pass over the input: one predicate, the added columns' expressions
+     * substituted, one result table written (no intermediate tables).
+     */
+    static NativeTable materialize(final Step[] steps, final TableView in)
+    {
+        final Map<String, Expr> columns = new LinkedHashMap<>();
+        Expr predicate = null;
+        for (final Step step : steps)
+        {
+            if (step instanceof Filter)
+            {
+                final Expr p = ((Filter)step).predicate().substitute(columns);
+                predicate = null == predicate ? p : predicate.and(p);
+            }
+            else
+            {
+                final WithColumn w = (WithColumn)step;
+                final Expr e = w.expr().substitute(columns);
+                columns.remove(w.name()); // a replaced column moves to the end, as withColumn does
+                columns.put(w.name(), e);
+            }
+        }
+        return TableOps.filterWithColumns(in, predicate, columns.keySet().toArray(new String[0]),
+            columns.values().toArray(new Expr[0]));
     }
 
     // ------------------------------------------------------------------------------------------------ combiners
