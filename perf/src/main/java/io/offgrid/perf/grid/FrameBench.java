@@ -66,6 +66,12 @@ public class FrameBench
         final Frame lazy = Frame.random(rows, partitions, 7, -1, 1, "x", "y");
         persisted = client.persist(lazy);
         client.waitAll(persisted.futures());
+        final StringBuilder placement = new StringBuilder("\nmanaged bytes per worker after persist:");
+        for (final LocalCluster.WorkerHandle w : cluster.workers())
+        {
+            placement.append(' ').append(w.id()).append('=').append(w.managedBytes());
+        }
+        System.out.println(placement);
         x = new double[(int)rows];
         y = new double[(int)rows];
         int at = 0;
