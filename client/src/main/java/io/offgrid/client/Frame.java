@@ -104,8 +104,8 @@ public final class Frame
     /**
      * Read CSV files, one partition per file or, with {@code blockBytes > 0}, one partition per block of about
      * that many bytes of each file, split on line boundaries by the workers. A malformed row fails its partition's
-     * task naming the file and line (or is skipped, with {@link CsvOptions#skipMalformed(boolean)}); a missing
-     * file fails the task naming the file.
+     * task naming the file and line (or is skipped, with {@link CsvOptions#skipMalformed(boolean)}, and counted by
+     * {@link #malformedRows()}); a missing file fails the task naming the file.
      *
      * @param paths      the files, as the workers see them.
      * @param options    header, delimiter, types, malformed-row policy.
@@ -163,7 +163,11 @@ public final class Frame
         final List<String> files = new ArrayList<>();
         if (Files.isDirectory(root))
         {
-            try (Stream<Path> walk = Files.walk(root))
+            // Only as deep as the pattern reaches ("**" crosses directories), so "/*.csv" does not walk the disk.
+            final String rest = pathOrGlob.substring(slash + 1);
+            final int depth = rest.contains("**") ? Integer.MAX_VALUE :
+                (int)rest.chars().filter(c -> c == '/').count() + 1;
+            try (Stream<Path> walk = Files.walk(root, depth))
             {
                 walk.filter(Files::isRegularFile)
                     .filter(f -> matcher.matches(slash < 0 ? f.normalize() : f))
@@ -403,6 +407,27 @@ public final class Frame
             partials[i] = parts.get(i).fold("rows", NO_STEPS, new FrameTasks.RowCount());
         }
         return new Scalar<>(Delayed.callVar("count", new FrameTasks.SumLongs(), partials));
+    }
+
+    /**
+     * How many rows of this frame's CSV sources were skipped as malformed (with
+     * {@link CsvOptions#skipMalformed(boolean)}): a lazy count that parses the sources again on the workers.
+     *
+     * @return the lazy count (0 for a frame without CSV sources).
+     */
+    public Scalar<Long> malformedRows()
+    {
+        final ArrayList<Object> counts = new ArrayList<>();
+        for (final Part p : parts)
+        {
+            if (p.source instanceof FrameTasks.CsvSource)
+            {
+                counts.add(Delayed.callVar("malformed", new FrameTasks.CsvSkipped((FrameTasks.CsvSource)p.source),
+                    new Object[0]));
+            }
+        }
+        counts.add(0L);
+        return new Scalar<>(Delayed.callVar("malformed", new FrameTasks.SumLongs(), counts.toArray()));
     }
 
     /**

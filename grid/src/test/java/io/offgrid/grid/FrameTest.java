@@ -260,6 +260,8 @@ class FrameTest
         final Frame skipping = Frame.readCsv(dir + "/good-*.csv", CsvOptions.defaults().skipMalformed(true));
         assertEquals(1L + 3 + 5 + 9, skipping.column("a").sum().compute(client));
         assertEquals(4L, skipping.count().compute(client));
+        assertEquals(1L, skipping.malformedRows().compute(client), "the skipped row is counted");
+        assertEquals(1L, skipping.filter(col("a").gt(1)).malformedRows().compute(client));
 
         // a missing file: a clear error naming it, and the workers keep running
         final String missing = dir.resolve("missing.csv").toString();

@@ -81,6 +81,23 @@ public final class FrameTasks
     }
 
     /**
+     * Counts the rows of a CSV partition that were skipped as malformed (parses it again).
+     *
+     * @param source the partition.
+     */
+    public record CsvSkipped(CsvSource source) implements TaskFunctions.VarFunction
+    {
+        public Object apply(final Object[] args)
+        {
+            try (CsvReader.Result r = CsvReader.read(Path.of(source.path()), source.start(), source.end(),
+                source.options()))
+            {
+                return r.skippedRows();
+            }
+        }
+    }
+
+    /**
      * A LONG column of the numbers [from, to).
      *
      * @param name column name.

@@ -65,7 +65,7 @@ public class FrameBench
         client = cluster.client();
         final Frame lazy = Frame.random(rows, partitions, 7, -1, 1, "x", "y");
         persisted = client.persist(lazy);
-        client.waitAll(persisted.futures());
+        client.waitAll(persisted.futures(), 10, TimeUnit.MINUTES); // generating 100 M rows on a loaded machine
         final StringBuilder placement = new StringBuilder("\nmanaged bytes per worker after persist:");
         for (final LocalCluster.WorkerHandle w : cluster.workers())
         {
