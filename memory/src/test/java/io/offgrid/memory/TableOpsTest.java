@@ -160,6 +160,46 @@ class TableOpsTest extends StoreFixture
     }
 
     @Test
+    void kernelsReturnNativeMemoryToBaseline()
+    {
+        final int rows = 3 * TableOps.WINDOW + 17; // several windows and a partial one
+        final long[] x = new long[rows];
+        final double[] y = new double[rows];
+        final String[] s = new String[rows];
+        for (int i = 0; i < rows; i++)
+        {
+            x[i] = i % 101 - 50;
+            y[i] = i * 0.5;
+            s[i] = "s" + i;
+        }
+        final Expr predicate = Expr.col("x").gt(0).and(Expr.col("y").lt(Expr.lit(5000.0)));
+        final Expr numeric = Expr.col("x").times(Expr.col("y")).plus(Expr.lit(1L));
+        try (NativeTable table = nativeCopy(
+            ColumnarTable.builder().addLong("x", x).addDouble("y", y).addString("s", s).build()))
+        {
+            final TableView view = table.view();
+            final NativeMemoryTracking.Snapshot before = NativeMemoryTracking.other();
+            for (int i = 0; i < 20; i++)
+            {
+                try (NativeTable a = TableOps.filter(view, predicate);
+                    NativeTable b = TableOps.withColumn(view, "z", numeric);
+                    NativeTable c = TableOps.filterWithColumns(view, predicate, new String[]{"z"}, new Expr[]{numeric});
+                    NativeTable d = TableOps.filterWithColumns(view, null, new String[]{"y"}, new Expr[]{numeric});
+                    NativeTable e = TableOps.select(view, "s", "x");
+                    NativeTable f = TableOps.head(view, 100))
+                {
+                    assertTrue(a.view().rowCount() == c.view().rowCount() && b.view().rowCount() == rows &&
+                        d.view().rowCount() == rows && e.view().columnCount() == 2 && f.view().rowCount() == 100);
+                }
+                assertEquals(TableOps.count(view, predicate), TableOps.aggregate(view, predicate, numeric, true)[1]);
+                TableOps.aggregate(view, null, Expr.col("y"), false);
+            }
+            final NativeMemoryTracking.Snapshot after = NativeMemoryTracking.other();
+            assertEquals(before, after, "every result table, mask and temporary freed");
+        }
+    }
+
+    @Test
     void selectDropHeadAndReplacingAColumn()
     {
         final ColumnarTable heap = ColumnarTable.builder()
