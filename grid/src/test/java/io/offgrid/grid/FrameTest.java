@@ -218,6 +218,36 @@ class FrameTest
         assertEquals(1000L, Frame.range(1000, 3).count().compute(client));
     }
 
+    @Test
+    void seedOnProcessWorkers() throws IOException
+    {
+        final Data data = writeCsvFiles(dir, 3, 20_000, 11);
+        double expected = 0;
+        for (final double[] x : data.x)
+        {
+            for (final double v : x)
+            {
+                expected += v > 0 ? v : 0;
+            }
+        }
+        try (LocalCluster processes = LocalCluster.builder().workers(2).processes(true).start();
+             Client c = processes.client())
+        {
+            final Frame df = c.persist(Frame.readCsv(dir + "/part-*.csv", CsvOptions.defaults())
+                .filter(col("x").gt(0)).withColumn("z", col("x").plus(col("y"))));
+            c.waitAll(df.futures());
+            final long pinned = sum(c.nbytes(df.futures()));
+            await(() -> total(processes) == pinned, 5_000, "heartbeats report the persisted partitions");
+            final GridFuture<?> future = c.compute(df.column("x").sum()).get(0);
+            assertClose(expected, ((Number)future.get()).doubleValue(), "sum on process workers");
+            assertEquals(data.x.stream().mapToLong(x -> java.util.Arrays.stream(x).filter(v -> v > 0).count()).sum(),
+                df.compute().rowCount(), "every partition fetched and concatenated");
+            c.cancel(df, false);
+            await(() -> future.status() == FutureStatus.CANCELLED, 5_000, "the scalar computed from df cancelled");
+            await(() -> total(processes) == 0, 5_000, "freed in the worker processes");
+        }
+    }
+
     private Path write(final String name, final String content) throws IOException
     {
         final Path file = dir.resolve(name);
