@@ -775,7 +775,7 @@ public final class Client implements AutoCloseable
      * Submit collections' graphs and return one future per collection (for a {@link Bag}, a future to the list
      * of all its items).
      *
-     * @param collections Delayed or Bag objects.
+     * @param collections Delayed, Bag, Frame (a future to all its rows as one table) or Scalar objects.
      * @return futures, in order.
      */
     public List<GridFuture<?>> compute(final Object... collections)
@@ -790,6 +790,14 @@ public final class Client implements AutoCloseable
             else if (c instanceof Bag)
             {
                 roots.add(((Bag<?>)c).toList());
+            }
+            else if (c instanceof Frame)
+            {
+                roots.add(((Frame)c).toTable());
+            }
+            else if (c instanceof Scalar)
+            {
+                roots.add(((Scalar<?>)c).delayed());
             }
             else
             {
@@ -829,6 +837,25 @@ public final class Client implements AutoCloseable
             parts.add(Delayed.of((GridFuture<List<T>>)f));
         }
         return new Bag<>(parts);
+    }
+
+    /**
+     * Persist a frame: submit every partition's graph and return at once a frame whose partitions are futures.
+     *
+     * @param frame the frame.
+     * @return the persisted frame (release it to drop the data).
+     */
+    public Frame persist(final Frame frame)
+    {
+        return Frame.ofFutures(submitDelayed(frame.partitions()));
+    }
+
+    /** Another future object for the same key (counts as one more reference on this client). */
+    <T> GridFuture<T> anotherFuture(final GridFuture<T> future)
+    {
+        @SuppressWarnings("unchecked")
+        final GridFuture<T> f = (GridFuture<T>)newFutures(List.of(future.key())).get(0);
+        return f;
     }
 
     List<GridFuture<?>> submitDelayed(final List<? extends Delayed<?>> roots)
@@ -945,7 +972,7 @@ public final class Client implements AutoCloseable
     /**
      * Cancel every partition of a collection.
      *
-     * @param collection a persisted Delayed or Bag.
+     * @param collection a persisted Delayed, Bag or Frame.
      * @param force      cancel even if other clients want them.
      */
     public void cancel(final Object collection, final boolean force)
@@ -1294,6 +1321,10 @@ public final class Client implements AutoCloseable
                     list.add(d.future());
                 }
             }
+        }
+        else if (collection instanceof Frame)
+        {
+            list.addAll(((Frame)collection).futures());
         }
         else
         {

@@ -8,6 +8,9 @@ import io.offgrid.memory.Block;
 import io.offgrid.memory.BlockReservation;
 import io.offgrid.memory.BlockStore;
 import io.offgrid.memory.CodecRegistry;
+import io.offgrid.memory.ColumnarTable;
+import io.offgrid.memory.NativeTable;
+import io.offgrid.memory.TableView;
 import io.offgrid.transport.BlockAllocator;
 import io.offgrid.transport.BlockListener;
 import io.offgrid.transport.PeerListener;
@@ -723,23 +726,33 @@ public final class Worker implements AutoCloseable
                 }
                 return TaskFunctions.deserialize(code, ctx.serializationAllowList);
             });
-            final Object[] args = TaskArguments.decode(codecs, task.arguments, store::getValue);
-            final Object value = TaskFunctions.invoke(fn, args);
-            final int codecId = codecs.codecFor(value).id();
+            final Object value = invokeTask(fn, task);
+            final int codecId;
             final long nbytes;
-            storeLock.readLock().lock();
             try
             {
-                if (task.cancelled)
+                codecId = codecs.codecFor(value).id();
+                storeLock.readLock().lock();
+                try
                 {
-                    return; // cancelled, freed or restarted: nothing to store or report
+                    if (task.cancelled)
+                    {
+                        return; // cancelled, freed or restarted: nothing to store or report
+                    }
+                    store.put(task.key, value);
+                    nbytes = store.nbytes(task.key);
                 }
-                store.put(task.key, value);
-                nbytes = store.nbytes(task.key);
+                finally
+                {
+                    storeLock.readLock().unlock();
+                }
             }
             finally
             {
-                storeLock.readLock().unlock();
+                if (value instanceof NativeTable)
+                {
+                    ((NativeTable)value).close(); // stored with one copy; its native memory goes now
+                }
             }
             result = new Result(task, nbytes, codecId, System.nanoTime() - t0, null);
         }
@@ -756,6 +769,48 @@ public final class Worker implements AutoCloseable
             Thread.onSpinWait();
         }
         waker.run();
+    }
+
+    /**
+     * Decode the arguments and call the function. A {@link TaskFunctions.TableFunction} gets its table
+     * dependencies as {@link TableView}s over the stored blocks, pinned (never spilled or freed) until it returns:
+     * a partition flows from task to task without a copy onto the heap.
+     */
+    private Object invokeTask(final Object fn, final WorkerTask task) throws Exception
+    {
+        if (!(fn instanceof TaskFunctions.TableFunction))
+        {
+            return TaskFunctions.invoke(fn, TaskArguments.decode(codecs, task.arguments, store::getValue));
+        }
+        final ArrayList<Block> pinned = new ArrayList<>(2);
+        try
+        {
+            final Object[] args = TaskArguments.decode(codecs, task.arguments, key ->
+            {
+                final Block block = store.get(key);
+                if ((Class<?>)codecs.codecFor(block.codecId()).type() != ColumnarTable.class)
+                {
+                    try
+                    {
+                        return codecs.codecFor(block.codecId()).decode(block.payload(), 0, (int)block.payloadLength());
+                    }
+                    finally
+                    {
+                        block.close();
+                    }
+                }
+                pinned.add(block);
+                return new TableView().wrap(block.payload(), 0, (int)block.payloadLength());
+            });
+            return TaskFunctions.invoke(fn, args);
+        }
+        finally
+        {
+            for (final Block block : pinned)
+            {
+                block.close();
+            }
+        }
     }
 
     private void onResult(final Result r)

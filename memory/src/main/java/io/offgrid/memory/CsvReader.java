@@ -2,11 +2,13 @@ package io.offgrid.memory;
 
 import io.offgrid.memory.internal.DirectViews;
 import io.offgrid.memory.internal.NativeMemory;
+import org.agrona.IoUtil;
 import org.agrona.UnsafeApi;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -197,7 +199,7 @@ public final class CsvReader
                 return empty(names == null ? new String[0] : names);
             }
             final long regionLength = Math.min(size - s, (e - s) + maxLine + 1);
-            final Region region = Region.read(channel, s > 0 ? s - 1 : 0, regionLength + (s > 0 ? 1 : 0));
+            final Region region = Region.map(channel, s > 0 ? s - 1 : 0, regionLength + (s > 0 ? 1 : 0));
             try
             {
                 int pos = 0;
@@ -879,16 +881,41 @@ public final class CsvReader
         }
     }
 
-    /** A range of the file read into native memory. */
+    /** A range of the file read into native memory, or mapped. */
     private static final class Region implements AutoCloseable
     {
+        /** Below this a read is cheaper than a mapping. */
+        private static final long MAP_THRESHOLD = 256 * 1024;
+
         final long address;
         final int length;
+        private final MappedByteBuffer mapped;
 
         private Region(final long address, final int length)
         {
+            this(address, length, null);
+        }
+
+        private Region(final long address, final int length, final MappedByteBuffer mapped)
+        {
             this.address = address;
             this.length = length;
+            this.mapped = mapped;
+        }
+
+        /**
+         * Map the range read-only: the page cache's pages are used in place, where a read would copy them
+         * into fresh memory that costs a zeroing page fault per 4 KiB first (measured: CsvBench).
+         */
+        static Region map(final FileChannel channel, final long position, final long length) throws IOException
+        {
+            final long available = Math.max(0, Math.min(length, channel.size() - position));
+            if (available < MAP_THRESHOLD || available > Integer.MAX_VALUE - 8)
+            {
+                return read(channel, position, length);
+            }
+            final MappedByteBuffer buffer = channel.map(FileChannel.MapMode.READ_ONLY, position, available);
+            return new Region(org.agrona.BufferUtil.address(buffer), (int)available, buffer);
         }
 
         static Region read(final FileChannel channel, final long position, final long length) throws IOException
@@ -926,7 +953,14 @@ public final class CsvReader
         @Override
         public void close()
         {
-            NativeMemory.free(address);
+            if (null != mapped)
+            {
+                IoUtil.unmap(mapped);
+            }
+            else
+            {
+                NativeMemory.free(address);
+            }
         }
     }
 }

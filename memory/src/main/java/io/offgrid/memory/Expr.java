@@ -3,8 +3,7 @@ package io.offgrid.memory;
 import io.offgrid.memory.internal.NativeMemory;
 
 import java.io.Serializable;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -214,6 +213,22 @@ public abstract class Expr implements Serializable
 
     abstract Vector eval(Evaluation ev);
 
+    /**
+     * The same expression with column references replaced: how a column added by an earlier
+     * {@code withColumn} is folded into a later expression, so a pipeline can be evaluated straight
+     * from its input table.
+     *
+     * @param columns replacement expression by column name; columns not named stay.
+     * @return the rewritten expression (this one when nothing changes).
+     */
+    public abstract Expr substitute(Map<String, Expr> columns);
+
+    /**
+     * @return whether the expression gives a boolean (a comparison, and/or/not), known without
+     *         evaluating it.
+     */
+    public abstract boolean isPredicate();
+
     /** A column-sized (or scalar) intermediate result. */
     static final class Vector
     {
@@ -236,12 +251,21 @@ public abstract class Expr implements Serializable
         }
     }
 
-    /** Evaluation of one expression over one table: owns the temporaries it allocates. */
+    /**
+     * Evaluation of one expression over one table, or over a window of its rows at a time: owns the
+     * temporaries it allocates. Evaluating the same expression window after window asks for the same
+     * temporaries in the same order, so after the first window they are reused (warm in cache, no
+     * allocation, no page faults).
+     */
     static final class Evaluation implements AutoCloseable
     {
         final TableView table;
-        final int rows;
-        private final List<Long> temporaries = new ArrayList<>();
+        int rows;
+        int firstRow;
+        private long[] temporaries = new long[8];
+        private long[] sizes = new long[8];
+        private int count;
+        private int cursor;
 
         Evaluation(final TableView table)
         {
@@ -249,11 +273,38 @@ public abstract class Expr implements Serializable
             this.rows = table.rowCount();
         }
 
+        /** Rows [firstRow, firstRow + rows) from now on; temporaries are handed out again from the first. */
+        void window(final int firstRow, final int rows)
+        {
+            this.firstRow = firstRow;
+            this.rows = rows;
+            this.cursor = 0;
+        }
+
         long temporary(final long bytes)
         {
-            final long address = NativeMemory.allocate(Math.max(bytes, 8));
-            temporaries.add(address);
-            return address;
+            final long length = Math.max(bytes, 8);
+            if (cursor < count)
+            {
+                if (sizes[cursor] >= length)
+                {
+                    return temporaries[cursor++];
+                }
+                NativeMemory.free(temporaries[cursor]);
+                temporaries[cursor] = NativeMemory.allocate(length);
+                sizes[cursor] = length;
+                return temporaries[cursor++];
+            }
+            if (count == temporaries.length)
+            {
+                temporaries = java.util.Arrays.copyOf(temporaries, count * 2);
+                sizes = java.util.Arrays.copyOf(sizes, count * 2);
+            }
+            temporaries[count] = NativeMemory.allocate(length);
+            sizes[count] = length;
+            count++;
+            cursor = count;
+            return temporaries[count - 1];
         }
 
         Vector asDouble(final Vector v)
@@ -278,11 +329,12 @@ public abstract class Expr implements Serializable
         @Override
         public void close()
         {
-            for (final long address : temporaries)
+            for (int i = 0; i < count; i++)
             {
-                NativeMemory.free(address);
+                NativeMemory.free(temporaries[i]);
             }
-            temporaries.clear();
+            count = 0;
+            cursor = 0;
         }
     }
 
@@ -312,8 +364,19 @@ public abstract class Expr implements Serializable
             {
                 throw new IllegalArgumentException("expressions run on tables in native memory");
             }
-            final long address = ev.table.buffer().addressOffset() + ev.table.columnOffset(index);
+            final long address = ev.table.buffer().addressOffset() + ev.table.columnOffset(index) + 8L * ev.firstRow;
             return new Vector(type == ColumnType.LONG ? Kind.LONG : Kind.DOUBLE, false, address, 0);
+        }
+
+        public Expr substitute(final Map<String, Expr> columns)
+        {
+            final Expr e = columns.get(name);
+            return null == e ? this : e;
+        }
+
+        public boolean isPredicate()
+        {
+            return false;
         }
 
         @Override
@@ -338,6 +401,16 @@ public abstract class Expr implements Serializable
         Vector eval(final Evaluation ev)
         {
             return new Vector(kind, true, 0, bits);
+        }
+
+        public Expr substitute(final Map<String, Expr> columns)
+        {
+            return this;
+        }
+
+        public boolean isPredicate()
+        {
+            return false;
         }
 
         @Override
@@ -479,6 +552,18 @@ public abstract class Expr implements Serializable
             return comparison ? 0 : Double.doubleToRawLongBits(r);
         }
 
+        public Expr substitute(final Map<String, Expr> columns)
+        {
+            final Expr l = left.substitute(columns);
+            final Expr r = right.substitute(columns);
+            return l == left && r == right ? this : new Binary(op, symbol, l, r);
+        }
+
+        public boolean isPredicate()
+        {
+            return op >= VectorKernels.LT;
+        }
+
         @Override
         public String toString()
         {
@@ -527,6 +612,18 @@ public abstract class Expr implements Serializable
             return new Vector(Kind.BOOLEAN, false, out, 0);
         }
 
+        public Expr substitute(final Map<String, Expr> columns)
+        {
+            final Expr l = left.substitute(columns);
+            final Expr r = right.substitute(columns);
+            return l == left && r == right ? this : new Logic(and, l, r);
+        }
+
+        public boolean isPredicate()
+        {
+            return true;
+        }
+
         @Override
         public String toString()
         {
@@ -554,6 +651,17 @@ public abstract class Expr implements Serializable
             final long out = ev.temporary(ev.rows);
             VectorKernels.not(a.address, out, ev.rows);
             return new Vector(Kind.BOOLEAN, false, out, 0);
+        }
+
+        public Expr substitute(final Map<String, Expr> columns)
+        {
+            final Expr o = operand.substitute(columns);
+            return o == operand ? this : new Not(o);
+        }
+
+        public boolean isPredicate()
+        {
+            return true;
         }
 
         @Override

@@ -41,6 +41,42 @@ public final class NativeTable implements AutoCloseable
         return table;
     }
 
+    /**
+     * An empty table of {@code rows} rows laid out for the given columns, to be filled column by
+     * column in place (a generator or a parser writing straight into native memory).
+     *
+     * @param names       column names.
+     * @param types       column types.
+     * @param rows        row count.
+     * @param stringBytes UTF-8 bytes of each STRING column (ignored for LONG and DOUBLE), or null.
+     * @return the table; close it when done.
+     * @throws IllegalArgumentException if it would exceed 2 GiB.
+     */
+    public static NativeTable allocate(
+        final String[] names, final ColumnType[] types, final int rows, final long[] stringBytes)
+    {
+        final long[] strings = null == stringBytes ? new long[names.length] : stringBytes;
+        final long length = TableView.encodedLength(names, types, rows, strings);
+        if (length > Integer.MAX_VALUE - BlockStore.HEADER_LENGTH)
+        {
+            throw new IllegalArgumentException("table of " + length + " bytes exceeds 2 GiB");
+        }
+        final NativeTable out = new NativeTable((int)length);
+        TableView.layout(names, types, rows, strings, out.mutableBuffer(), 0);
+        out.sealed();
+        return out;
+    }
+
+    /**
+     * @param column column index.
+     * @return the native address of the column's data (LONG/DOUBLE: rows x 8 bytes).
+     */
+    public long columnAddress(final int column)
+    {
+        checkOpen();
+        return address + view.columnOffset(column);
+    }
+
     void sealed()
     {
         view.wrap(buffer, 0, length);

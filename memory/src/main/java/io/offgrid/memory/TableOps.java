@@ -276,6 +276,275 @@ public final class TableOps
         }
     }
 
+    /**
+     * Count, sum, min and max of a numeric expression in one evaluation: the partial of a distributed
+     * aggregate, merged across partitions by the caller.
+     *
+     * @param table input.
+     * @param expr  numeric expression.
+     * @return {kind (0 LONG, 1 DOUBLE), rows, sum, min, max}: longs for LONG, raw double bits for
+     *         DOUBLE; min and max are meaningless for no rows.
+     */
+    public static long[] aggregate(final TableView table, final Expr expr)
+    {
+        return aggregate(table, null, expr, true);
+    }
+
+    /** Rows per window of a windowed evaluation: temporaries of 32 KiB stay in cache and are reused. */
+    static final int WINDOW = 4096;
+
+    /**
+     * Count, sum, and optionally min and max of a numeric expression over the rows where a predicate
+     * holds, evaluated window by window over the table in place: no result table, no temporaries
+     * bigger than a window, one pass. This is what a filter, withColumn and aggregate pipeline runs as.
+     *
+     * @param table     input.
+     * @param predicate a boolean expression, or null for every row.
+     * @param expr      numeric expression.
+     * @param extremes  whether min and max are wanted (they cost a compare per row).
+     * @return {kind (0 LONG, 1 DOUBLE), rows selected, sum, min, max}: longs for LONG, raw double bits
+     *         for DOUBLE; min and max meaningless for no rows or without {@code extremes}.
+     */
+    public static long[] aggregate(final TableView table, final Expr predicate, final Expr expr, final boolean extremes)
+    {
+        final int rows = table.rowCount();
+        try (Expr.Evaluation ve = new Expr.Evaluation(table);
+            Expr.Evaluation pe = new Expr.Evaluation(table))
+        {
+            final double[] fold = new double[3];
+            Expr.Kind kind = Expr.Kind.LONG;
+            long count = 0;
+            long lsum = 0;
+            long lmin = Long.MAX_VALUE;
+            long lmax = Long.MIN_VALUE;
+            double dsum = 0;
+            double dmin = Double.POSITIVE_INFINITY;
+            double dmax = Double.NEGATIVE_INFINITY;
+            int first = 0;
+            do
+            {
+                final int n = Math.min(WINDOW, rows - first);
+                long mask = 0;
+                int selected = n;
+                if (null != predicate)
+                {
+                    pe.window(first, n);
+                    final Expr.Vector m = Expr.requireBoolean(predicate.eval(pe));
+                    if (m.scalar)
+                    {
+                        selected = m.bits == 1 ? n : 0;
+                    }
+                    else
+                    {
+                        mask = m.address;
+                        selected = VectorKernels.countTrue(mask, n);
+                    }
+                }
+                ve.window(first, n);
+                final Expr.Vector v = numeric(expr.eval(ve));
+                kind = v.kind;
+                first += n;
+                if (selected == 0)
+                {
+                    continue;
+                }
+                count += selected;
+                if (v.kind == Expr.Kind.LONG)
+                {
+                    if (v.scalar)
+                    {
+                        lsum += v.bits * selected;
+                        lmin = Math.min(lmin, v.bits);
+                        lmax = Math.max(lmax, v.bits);
+                    }
+                    else
+                    {
+                        lsum += VectorKernels.sumLong(v.address, mask, n);
+                        if (extremes)
+                        {
+                            lmin = Math.min(lmin, VectorKernels.minLong(v.address, mask, n));
+                            lmax = Math.max(lmax, VectorKernels.maxLong(v.address, mask, n));
+                        }
+                    }
+                }
+                else if (v.scalar)
+                {
+                    dsum += v.doubleValue() * selected;
+                    dmin = Math.min(dmin, v.doubleValue());
+                    dmax = Math.max(dmax, v.doubleValue());
+                }
+                else if (extremes)
+                {
+                    VectorKernels.foldDouble(v.address, mask, n, fold);
+                    dsum += fold[0];
+                    dmin = Math.min(dmin, fold[1]);
+                    dmax = Math.max(dmax, fold[2]);
+                }
+                else
+                {
+                    dsum += VectorKernels.sumDouble(v.address, mask, n);
+                }
+            }
+            while (first < rows);
+            return kind == Expr.Kind.LONG ?
+                new long[]{0, count, lsum, lmin, lmax} :
+                new long[]{1, count, Double.doubleToRawLongBits(dsum), Double.doubleToRawLongBits(dmin),
+                    Double.doubleToRawLongBits(dmax)};
+        }
+    }
+
+    /**
+     * Filter and add columns in one pass, without intermediate tables: the rows where
+     * {@code predicate} holds, the input's columns (those named in {@code names} dropped) followed by
+     * the new columns. The predicate and the new columns' expressions are evaluated window by window
+     * over the input in place; the result is the one table written. What a filter / withColumn
+     * pipeline runs as, with later expressions already substituted.
+     *
+     * @param table     input.
+     * @param predicate a boolean expression, or null for every row.
+     * @param names     new column names (replacing input columns of the same name).
+     * @param exprs     their numeric expressions.
+     * @return the new table.
+     */
+    public static NativeTable filterWithColumns(
+        final TableView table, final Expr predicate, final String[] names, final Expr[] exprs)
+    {
+        final int rows = table.rowCount();
+        long mask = 0;
+        try (Expr.Evaluation pe = new Expr.Evaluation(table);
+            Expr.Evaluation ve = new Expr.Evaluation(table))
+        {
+            int selected = rows;
+            if (null != predicate)
+            {
+                mask = NativeMemory.allocate(Math.max(rows, 8));
+                selected = 0;
+                int first = 0;
+                do
+                {
+                    final int n = Math.min(WINDOW, rows - first);
+                    pe.window(first, n);
+                    final Expr.Vector m = Expr.requireBoolean(predicate.eval(pe));
+                    if (m.scalar)
+                    {
+                        UnsafeApi.setMemory(mask + first, n, (byte)m.bits);
+                    }
+                    else
+                    {
+                        NativeMemory.copy(m.address, mask + first, n);
+                    }
+                    first += n;
+                }
+                while (first < rows);
+                selected = VectorKernels.countTrue(mask, rows);
+            }
+            final List<Integer> kept = new ArrayList<>();
+            for (int c = 0; c < table.columnCount(); c++)
+            {
+                if (!Arrays.asList(names).contains(table.columnName(c)))
+                {
+                    kept.add(c);
+                }
+            }
+            final int columns = kept.size() + names.length;
+            final String[] outNames = new String[columns];
+            final ColumnType[] types = new ColumnType[columns];
+            final long[] stringBytes = new long[columns];
+            for (int i = 0; i < kept.size(); i++)
+            {
+                final int c = kept.get(i);
+                outNames[i] = table.columnName(c);
+                types[i] = table.columnType(c);
+                if (types[i] == ColumnType.STRING)
+                {
+                    for (int r = 0; r < rows; r++)
+                    {
+                        if (mask == 0 || UnsafeApi.getByte(mask + r) != 0)
+                        {
+                            stringBytes[i] += table.stringLength(c, r);
+                        }
+                    }
+                }
+            }
+            for (int k = 0; k < names.length; k++)
+            {
+                ve.window(0, 0); // the kind, without evaluating a row
+                final Expr.Vector probe = numeric(exprs[k].eval(ve));
+                outNames[kept.size() + k] = names[k];
+                types[kept.size() + k] = probe.kind == Expr.Kind.DOUBLE ? ColumnType.DOUBLE : ColumnType.LONG;
+            }
+            final NativeTable out = allocate(outNames, types, selected, stringBytes);
+            final TableView view = out.view();
+            final long inBase = table.buffer().addressOffset();
+            final long outBase = out.mutableBuffer().addressOffset();
+            for (int i = 0; i < kept.size(); i++)
+            {
+                final int c = kept.get(i);
+                if (types[i] == ColumnType.STRING)
+                {
+                    if (mask == 0)
+                    {
+                        NativeMemory.copy(inBase + table.columnOffset(c), outBase + view.columnOffset(i),
+                            table.columnLength(c));
+                    }
+                    else
+                    {
+                        copyStrings(table, c, mask, view, i, rows);
+                    }
+                }
+                else if (mask == 0)
+                {
+                    NativeMemory.copy(inBase + table.columnOffset(c), outBase + view.columnOffset(i), 8L * rows);
+                }
+                else
+                {
+                    VectorKernels.compact8(inBase + table.columnOffset(c), mask, outBase + view.columnOffset(i), rows);
+                }
+            }
+            for (int k = 0; k < names.length; k++)
+            {
+                final long target = outBase + view.columnOffset(kept.size() + k);
+                int j = 0;
+                int first = 0;
+                while (first < rows)
+                {
+                    final int n = Math.min(WINDOW, rows - first);
+                    ve.window(first, n);
+                    final Expr.Vector v = numeric(exprs[k].eval(ve));
+                    final long windowMask = mask == 0 ? 0 : mask + first;
+                    if (v.scalar)
+                    {
+                        for (int r = 0; r < n; r++)
+                        {
+                            if (windowMask == 0 || UnsafeApi.getByte(windowMask + r) != 0)
+                            {
+                                UnsafeApi.putLong(target + 8L * j++, v.bits);
+                            }
+                        }
+                    }
+                    else if (windowMask == 0)
+                    {
+                        NativeMemory.copy(v.address, target + 8L * j, 8L * n);
+                        j += n;
+                    }
+                    else
+                    {
+                        j += VectorKernels.compact8Count(v.address, windowMask, target + 8L * j, n);
+                    }
+                    first += n;
+                }
+            }
+            return out;
+        }
+        finally
+        {
+            if (mask != 0)
+            {
+                NativeMemory.free(mask);
+            }
+        }
+    }
+
     private static double extreme(final TableView table, final Expr expr, final boolean min)
     {
         try (Expr.Evaluation ev = new Expr.Evaluation(table))
@@ -404,14 +673,6 @@ public final class TableOps
     private static NativeTable allocate(
         final String[] names, final ColumnType[] types, final int rows, final long[] stringBytes)
     {
-        final long length = TableView.encodedLength(names, types, rows, stringBytes);
-        if (length > Integer.MAX_VALUE - BlockStore.HEADER_LENGTH)
-        {
-            throw new IllegalArgumentException("result table of " + length + " bytes exceeds 2 GiB");
-        }
-        final NativeTable out = new NativeTable((int)length);
-        TableView.layout(names, types, rows, stringBytes, out.mutableBuffer(), 0);
-        out.sealed();
-        return out;
+        return NativeTable.allocate(names, types, rows, stringBytes);
     }
 }

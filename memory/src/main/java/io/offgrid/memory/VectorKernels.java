@@ -608,4 +608,83 @@ final class VectorKernels
         }
         return max;
     }
+
+    /** Sum of the LONG values whose mask byte is 1 (every value when mask is 0). */
+    static long sumLong(final long a, final long mask, final int n)
+    {
+        if (mask == 0)
+        {
+            return sumLong(a, n);
+        }
+        long sum = 0;
+        for (int i = 0; i < n; i++)
+        {
+            sum += UnsafeApi.getByte(mask + i) != 0 ? UnsafeApi.getLong(a + 8L * i) : 0L;
+        }
+        return sum;
+    }
+
+    static long minLong(final long a, final long mask, final int n)
+    {
+        if (mask == 0)
+        {
+            return minLong(a, n);
+        }
+        long min = Long.MAX_VALUE;
+        for (int i = 0; i < n; i++)
+        {
+            min = UnsafeApi.getByte(mask + i) != 0 ? Math.min(min, UnsafeApi.getLong(a + 8L * i)) : min;
+        }
+        return min;
+    }
+
+    static long maxLong(final long a, final long mask, final int n)
+    {
+        if (mask == 0)
+        {
+            return maxLong(a, n);
+        }
+        long max = Long.MIN_VALUE;
+        for (int i = 0; i < n; i++)
+        {
+            max = UnsafeApi.getByte(mask + i) != 0 ? Math.max(max, UnsafeApi.getLong(a + 8L * i)) : max;
+        }
+        return max;
+    }
+
+    /** Sum, min and max of the DOUBLE values whose mask byte is 1 (every value when mask is 0), into out. */
+    static void foldDouble(final long a, final long mask, final int n, final double[] out)
+    {
+        double sum = 0;
+        double min = Double.POSITIVE_INFINITY;
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++)
+        {
+            if (mask == 0 || UnsafeApi.getByte(mask + i) != 0)
+            {
+                final double v = UnsafeApi.getDouble(a + 8L * i);
+                sum += v;
+                min = Math.min(min, v);
+                max = Math.max(max, v);
+            }
+        }
+        out[0] = sum;
+        out[1] = min;
+        out[2] = max;
+    }
+
+    /** Copy the 8-byte values whose mask byte is 1, packed, to out; returns how many. */
+    static int compact8Count(final long src, final long mask, final long out, final int n)
+    {
+        int j = 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (UnsafeApi.getByte(mask + i) != 0)
+            {
+                UnsafeApi.putLong(out + 8L * j, UnsafeApi.getLong(src + 8L * i));
+                j++;
+            }
+        }
+        return j;
+    }
 }

@@ -112,9 +112,90 @@ class TableOpsTest extends StoreFixture
                     assertEquals(sum, TableOps.sum(view, numeric), delta, numeric.toString());
                     assertEquals(min, TableOps.min(view, numeric), 0.0);
                     assertEquals(max, TableOps.max(view, numeric), 0.0);
+                    // the windowed, masked aggregate (filter + aggregate without a result table), with the
+                    // new column substituted as a fused filter + withColumn + aggregate pipeline does
+                    double msum = 0;
+                    double mmin = Double.POSITIVE_INFINITY;
+                    double mmax = Double.NEGATIVE_INFINITY;
+                    long selected = 0;
+                    for (int r = 0; r < rows; r++)
+                    {
+                        if (expected[r])
+                        {
+                            final double d = ((Number)Reference.eval(numeric, x[r], y[r])).doubleValue();
+                            msum += d;
+                            mmin = Math.min(mmin, d);
+                            mmax = Math.max(mmax, d);
+                            selected++;
+                        }
+                    }
+                    final long[] agg = TableOps.aggregate(view, predicate,
+                        Expr.col("z").times(Expr.lit(1L)).substitute(java.util.Map.of("z", numeric)), true);
+                    assertEquals(selected, agg[1], "rows where " + predicate);
+                    final boolean isLong = agg[0] == 0;
+                    assertEquals(got.type("z") == ColumnType.LONG, isLong);
+                    final double aggSum = isLong ? agg[2] : Double.longBitsToDouble(agg[2]);
+                    final double mdelta = Double.isFinite(msum) ? Math.abs(msum) * 1e-9 + 1e-9 : 0.0;
+                    assertEquals(msum, aggSum, mdelta, "masked sum of " + numeric + " where " + predicate);
+                    if (selected > 0)
+                    {
+                        assertEquals(mmin, isLong ? agg[3] : Double.longBitsToDouble(agg[3]), 0.0);
+                        assertEquals(mmax, isLong ? agg[4] : Double.longBitsToDouble(agg[4]), 0.0);
+                    }
+                }
+                // one-pass filter + withColumns equals filter, then withColumn, then withColumn (replacing y)
+                final Expr second = randomNumeric(random, 2);
+                try (NativeTable filtered = TableOps.filter(view, predicate);
+                    NativeTable withZ = TableOps.withColumn(filtered.view(), "z", numeric);
+                    NativeTable stepwise = TableOps.withColumn(withZ.view(), "y", second);
+                    NativeTable fused = TableOps.filterWithColumns(view, predicate, new String[]{"z", "y"},
+                        new Expr[]{numeric, second}))
+                {
+                    assertEquals(stepwise.toColumnarTable(), fused.toColumnarTable(),
+                        "filter " + predicate + ", z = " + numeric + ", y = " + second);
                 }
             }
             assertEquals(java.util.Arrays.stream(x).sum(), TableOps.sumLong(view, Expr.col("x")));
+        }
+    }
+
+    @Test
+    void kernelsReturnNativeMemoryToBaseline()
+    {
+        final int rows = 3 * TableOps.WINDOW + 17; // several windows and a partial one
+        final long[] x = new long[rows];
+        final double[] y = new double[rows];
+        final String[] s = new String[rows];
+        for (int i = 0; i < rows; i++)
+        {
+            x[i] = i % 101 - 50;
+            y[i] = i * 0.5;
+            s[i] = "s" + i;
+        }
+        final Expr predicate = Expr.col("x").gt(0).and(Expr.col("y").lt(Expr.lit(5000.0)));
+        final Expr numeric = Expr.col("x").times(Expr.col("y")).plus(Expr.lit(1L));
+        try (NativeTable table = nativeCopy(
+            ColumnarTable.builder().addLong("x", x).addDouble("y", y).addString("s", s).build()))
+        {
+            final TableView view = table.view();
+            final NativeMemoryTracking.Snapshot before = NativeMemoryTracking.other();
+            for (int i = 0; i < 20; i++)
+            {
+                try (NativeTable a = TableOps.filter(view, predicate);
+                    NativeTable b = TableOps.withColumn(view, "z", numeric);
+                    NativeTable c = TableOps.filterWithColumns(view, predicate, new String[]{"z"}, new Expr[]{numeric});
+                    NativeTable d = TableOps.filterWithColumns(view, null, new String[]{"y"}, new Expr[]{numeric});
+                    NativeTable e = TableOps.select(view, "s", "x");
+                    NativeTable f = TableOps.head(view, 100))
+                {
+                    assertTrue(a.view().rowCount() == c.view().rowCount() && b.view().rowCount() == rows &&
+                        d.view().rowCount() == rows && e.view().columnCount() == 2 && f.view().rowCount() == 100);
+                }
+                assertEquals(TableOps.count(view, predicate), TableOps.aggregate(view, predicate, numeric, true)[1]);
+                TableOps.aggregate(view, null, Expr.col("y"), false);
+            }
+            final NativeMemoryTracking.Snapshot after = NativeMemoryTracking.other();
+            assertEquals(before, after, "every result table, mask and temporary freed");
         }
     }
 

@@ -32,6 +32,16 @@ public final class TaskFunctions
         Object apply(Object[] args) throws Exception;
     }
 
+    /**
+     * A function whose table dependencies (blocks stored by the table codec) arrive as
+     * {@link io.offgrid.memory.TableView} flyweights over the stored blocks, pinned and read in place for the
+     * duration of the call: no copy onto the heap. It must not keep the views after it returns.
+     */
+    @FunctionalInterface
+    public interface TableFunction extends VarFunction
+    {
+    }
+
     private TaskFunctions()
     {
     }

@@ -237,6 +237,9 @@ public final class Demo
             afterFuture.release();
             before.release();
             out.printf("  and the cluster works after it: 21 * 2 = %d.%n", after);
+
+            // 9. the seed example on a Frame
+            ok &= frameSeed(client);
         }
         catch (final Exception ex)
         {
@@ -248,6 +251,142 @@ public final class Demo
         figures.put("total_ms", round(ms(t0)));
         out.println(json(figures));
         return ok ? 0 : 1;
+    }
+
+    /**
+     * The memory model's own dataframe example, line by line, on generated CSV files read by the workers:
+     * <pre>
+     * df = read_csv(...); df = df[df.x > 0]; df = df.assign(z = df.x + df.y)
+     * df = client.persist(df); df.x.sum().compute(); future = client.compute(df.x.sum())
+     * df2 = df[df.x < 10]; del df; client.cancel(df); client.restart()
+     * </pre>
+     */
+    private boolean frameSeed(final Client client) throws Exception
+    {
+        section("the seed example on a Frame: CSV files read by the workers, columns off-heap");
+        final Map<String, Object> frame = new LinkedHashMap<>();
+        figures.put("frame", frame);
+        final int files = 4;
+        final int rows = 250_000;
+        final java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("offgrid-frame-demo");
+        boolean ok = true;
+        try
+        {
+            final java.util.SplittableRandom random = new java.util.SplittableRandom(6);
+            long csvBytes = 0;
+            double expectedSum = 0;
+            for (int f = 0; f < files; f++)
+            {
+                final StringBuilder sb = new StringBuilder(rows * 24).append("id,x,y\n");
+                for (int r = 0; r < rows; r++)
+                {
+                    final double x = Math.round(random.nextDouble(-20, 20) * 1000) / 1000.0;
+                    final double y = Math.round(random.nextDouble(-20, 20) * 1000) / 1000.0;
+                    expectedSum += x > 0 ? x : 0;
+                    sb.append(f * rows + r).append(',').append(x).append(',').append(y).append('\n');
+                }
+                final java.nio.file.Path file = dir.resolve(String.format(Locale.ROOT, "part-%02d.csv", f));
+                java.nio.file.Files.writeString(file, sb);
+                csvBytes += java.nio.file.Files.size(file);
+            }
+            out.printf("  wrote %d CSV files, %s, %d rows each, in %s%n", files, human(csvBytes), rows, dir);
+            frame.put("csv_bytes", csvBytes);
+
+            out.println("  df = Frame.readCsv(dir + \"/part-*.csv\"); df = df.filter(col(\"x\").gt(0));");
+            out.println("  df = df.withColumn(\"z\", col(\"x\").plus(col(\"y\")))");
+            io.offgrid.client.Frame df = io.offgrid.client.Frame.readCsv(dir + "/part-*.csv",
+                io.offgrid.memory.CsvOptions.defaults());
+            df = df.filter(io.offgrid.memory.Expr.col("x").gt(0));
+            df = df.withColumn("z", io.offgrid.memory.Expr.col("x").plus(io.offgrid.memory.Expr.col("y")));
+            out.println("    lazy: nothing has run.");
+            memory("frame: lazy");
+            ok &= check(total() == 0);
+
+            out.println("  df = client.persist(df)");
+            final long p0 = System.nanoTime();
+            df = client.persist(df);
+            final double returnMs = ms(p0);
+            client.waitAll(df.futures(), 120, TimeUnit.SECONDS);
+            final double doneMs = ms(p0);
+            final long pinned = client.nbytes(df.futures()).values().stream().mapToLong(Long::longValue).sum();
+            out.printf("    returned in %.2f ms; %d partitions parsed on the workers and pinned after %.0f ms (%s).%n",
+                returnMs, df.npartitions(), doneMs, human(pinned));
+            settle(() -> total() == pinned);
+            memory("frame: after persist");
+            ok &= check(total() == pinned);
+            frame.put("persist_return_ms", round(returnMs));
+            frame.put("persist_done_ms", round(doneMs));
+            frame.put("persisted_bytes", pinned);
+
+            out.println("  df.column(\"x\").sum().compute()");
+            final long c0 = System.nanoTime();
+            final double sum = df.column("x").sum().compute(client).doubleValue();
+            final double computeMs = ms(c0);
+            out.printf("    = %.3f in %.1f ms (plain Java on the same numbers: %.3f); nothing new pinned.%n", sum,
+                computeMs, expectedSum);
+            settle(() -> total() == pinned);
+            memory("frame: after compute");
+            ok &= check(total() == pinned && Math.abs(sum - expectedSum) <= 1e-6 * Math.abs(expectedSum));
+            frame.put("sum_compute_ms", round(computeMs));
+
+            out.println("  future = client.compute(df.column(\"x\").sum())");
+            final GridFuture<?> future = client.compute(df.column("x").sum()).get(0);
+            future.await(60, TimeUnit.SECONDS);
+            final long scalar = client.nbytes(List.of(future)).values().stream().mapToLong(Long::longValue).sum();
+            out.printf("    %s: %s; the future pins its %d-byte result.%n", future.status(), future.get(), scalar);
+            settle(() -> total() == pinned + scalar);
+            memory("frame: after client.compute");
+            ok &= check(total() == pinned + scalar);
+
+            out.println("  df2 = df.filter(col(\"x\").lt(10)); df.release()");
+            final io.offgrid.client.Frame df2 = df.filter(io.offgrid.memory.Expr.col("x").lt(10));
+            df.release();
+            settle(() -> false, 200);
+            out.println("    df2 still holds df's partitions: nothing freed.");
+            memory("frame: after releasing df");
+            ok &= check(total() == pinned + scalar);
+            final long below10 = df2.count().compute(client);
+            out.printf("    df2.count() = %d%n", below10);
+
+            out.println("  client.cancel(df)");
+            final long k0 = System.nanoTime();
+            client.cancel(df, false);
+            settle(() -> total() == 0 && future.status() == FutureStatus.CANCELLED);
+            final double cancelMs = ms(k0);
+            out.printf("    df, df2 and the future are cancelled (future: %s) and freed in %.1f ms.%n", future.status(),
+                cancelMs);
+            memory("frame: after cancel");
+            ok &= check(total() == 0 && future.status() == FutureStatus.CANCELLED);
+            frame.put("cancel_free_ms", round(cancelMs));
+            df2.release();
+            future.release();
+
+            out.println("  client.restart()");
+            final io.offgrid.client.Frame more = client.persist(io.offgrid.client.Frame.random(1_000_000, 4, 1, -1, 1,
+                "x", "y"));
+            client.waitAll(more.futures(), 60, TimeUnit.SECONDS);
+            memory("frame: a new persisted frame");
+            final long s0 = System.nanoTime();
+            client.restart();
+            final double restartMs = ms(s0);
+            out.printf("    restart took %.1f ms.%n", restartMs);
+            memory("frame: after restart");
+            ok &= check(total() == 0);
+            frame.put("restart_ms", round(restartMs));
+            more.release();
+        }
+        finally
+        {
+            try (java.util.stream.Stream<java.nio.file.Path> list = java.nio.file.Files.list(dir))
+            {
+                for (final java.nio.file.Path f : (Iterable<java.nio.file.Path>)list::iterator)
+                {
+                    java.nio.file.Files.deleteIfExists(f);
+                }
+            }
+            java.nio.file.Files.deleteIfExists(dir);
+        }
+        return ok;
     }
 
     private boolean check(final boolean held)
