@@ -86,6 +86,7 @@ public final class SchedulerServer implements AutoCloseable
         private String listenEndpoint = "127.0.0.1:0";
         private String aeronDirectoryName;
         private AgentGroup agentGroup;
+        private WakeableIdleStrategy idleStrategy;
         private byte[] clusterSecret;
         private long peerTimeoutNs = TimeUnit.SECONDS.toNanos(5);
         private Scheduler.Context schedulerContext;
@@ -97,6 +98,17 @@ public final class SchedulerServer implements AutoCloseable
         public Context listenEndpoint(final String endpoint)
         {
             this.listenEndpoint = endpoint;
+            return this;
+        }
+
+        /**
+         * @param idle how this node's own thread idles (ignored in an {@link AgentGroup}); default
+         *             {@link WakeableIdleStrategy#forNode()}: spin, yield, then park up to 50 µs.
+         * @return this.
+         */
+        public Context idleStrategy(final WakeableIdleStrategy idle)
+        {
+            this.idleStrategy = idle;
             return this;
         }
 
@@ -212,7 +224,8 @@ public final class SchedulerServer implements AutoCloseable
     {
         this.ctx = ctx.conclude();
         this.group = ctx.agentGroup;
-        final WakeableIdleStrategy idle = null == group ? WakeableIdleStrategy.forNode() : null;
+        final WakeableIdleStrategy idle = null != group ? null :
+            null != ctx.idleStrategy ? ctx.idleStrategy : WakeableIdleStrategy.forNode();
         this.waker = null == group ? idle::wake : group::wake;
         final Handlers handlers = new Handlers();
         this.scheduler = new Scheduler(ctx.schedulerContext, handlers);

@@ -90,6 +90,7 @@ public final class Worker implements AutoCloseable
         private String listenEndpoint = "127.0.0.1:0";
         private String aeronDirectoryName;
         private AgentGroup agentGroup;
+        private WakeableIdleStrategy idleStrategy;
         private byte[] clusterSecret;
         private int threads = Runtime.getRuntime().availableProcessors();
         private long memoryLimit = 4L << 30;
@@ -146,6 +147,17 @@ public final class Worker implements AutoCloseable
         public Context listenEndpoint(final String endpoint)
         {
             this.listenEndpoint = endpoint;
+            return this;
+        }
+
+        /**
+         * @param idle how this node's own thread idles (ignored in an {@link AgentGroup}); default
+         *             {@link WakeableIdleStrategy#forNode()}: spin, yield, then park up to 50 µs.
+         * @return this.
+         */
+        public Context idleStrategy(final WakeableIdleStrategy idle)
+        {
+            this.idleStrategy = idle;
             return this;
         }
 
@@ -389,7 +401,8 @@ public final class Worker implements AutoCloseable
     {
         this.ctx = ctx.conclude();
         this.group = ctx.agentGroup;
-        final WakeableIdleStrategy idle = null == group ? WakeableIdleStrategy.forNode() : null;
+        final WakeableIdleStrategy idle = null != group ? null :
+            null != ctx.idleStrategy ? ctx.idleStrategy : WakeableIdleStrategy.forNode();
         this.waker = null == group ? idle::wake : group::wake;
         this.nodeId = ctx.nodeId;
         this.codecs = new CodecRegistry(ctx.serializationAllowList);
