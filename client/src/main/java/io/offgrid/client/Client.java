@@ -59,6 +59,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -102,7 +103,8 @@ public final class Client implements AutoCloseable
     private final UnsafeBuffer releaseOut;
     private final ReleaseKeysEncoder releaseEncoder = new ReleaseKeysEncoder();
     private final ArrayList<String> releaseBatch = new ArrayList<>();
-    private final Runnable flushReleases = this::flushReleases;
+    private final AtomicInteger releasesQueued = new AtomicInteger();
+    private static final int RELEASE_BATCH_LIMIT = 4096;
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final Long2ObjectHashMap<Pending> pending = new Long2ObjectHashMap<>();
@@ -1382,16 +1384,26 @@ public final class Client implements AutoCloseable
         if (!closed)
         {
             final String key = w.key;
-            node.execute(() ->
+            // Releases batch: the last queued release (or a full batch) sends them in one message, and any other
+            // message to the scheduler sends the batch first, so the scheduler sees wants and releases in the
+            // order they were made. The agent never queues a command itself (its own queue may be full).
+            releasesQueued.incrementAndGet();
+            try
             {
-                // Releases batch into one message per duty cycle; any other message to the scheduler sends the
-                // batch first, so the scheduler sees wants and releases in the order they were made.
-                if (releaseBatch.isEmpty())
+                node.execute(() ->
                 {
-                    node.execute(flushReleases);
-                }
-                releaseBatch.add(key);
-            });
+                    releaseBatch.add(key);
+                    if (releasesQueued.decrementAndGet() == 0 || releaseBatch.size() >= RELEASE_BATCH_LIMIT)
+                    {
+                        flushReleases();
+                    }
+                });
+            }
+            catch (final RuntimeException ex)
+            {
+                releasesQueued.decrementAndGet();
+                throw ex;
+            }
         }
     }
 

@@ -347,6 +347,9 @@ class ClientApiTest
             assertTrue(listed.contains(f.key()), f.key());
         }
         assertEquals(n, client.nbytes(many).size());
+        // More releases than the client's command queue holds (16,384): none is lost, everything is freed.
         many.forEach(GridFuture::release);
+        await(() -> total(cluster) == 0, 10_000, "all 30,000 results freed");
+        assertTrue(client.hasWhat().values().stream().allMatch(List::isEmpty), "the scheduler holds none of them");
     }
 }
