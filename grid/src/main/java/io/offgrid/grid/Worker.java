@@ -409,6 +409,7 @@ public final class Worker implements AutoCloseable
         final BlockStore.Context sctx = new BlockStore.Context()
             .name(ctx.name)
             .memoryLimit(ctx.memoryLimit)
+            .backgroundRelease(true) // a large free must not stall the agent (or, in a group, every node)
             .codecs(codecs);
         if (null != ctx.spillDirectory)
         {

@@ -6,6 +6,7 @@ import io.offgrid.memory.internal.SpillFiles;
 import org.agrona.BufferUtil;
 import org.agrona.IoUtil;
 import org.agrona.collections.Object2ObjectHashMap;
+import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -19,6 +20,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
@@ -74,17 +76,23 @@ public final class BlockStore implements AutoCloseable
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final Condition spillWanted = lock.newCondition();
+    private static final long BACKGROUND_RELEASE_MIN_LENGTH = 1024 * 1024;
     private final Object2ObjectHashMap<String, StoredBlock> blocks = new Object2ObjectHashMap<>();
     /** LRU ring: lru.next is the least recently used block in memory, lru.prev the most recent. */
     private final StoredBlock lru;
     private final Thread spiller;
     private final RegionCache regions;
+    private final Thread releaser;
+    private final ManyToOneConcurrentLinkedQueue<long[]> toRelease = new ManyToOneConcurrentLinkedQueue<>();
+    private final Semaphore releaseSignal = new Semaphore(0);
 
     // Written under the lock, read without it.
     private volatile long managed;
     private volatile long spilled;
     private volatile long reserved;
     private volatile long released;
+    /** Bytes handed to the background releaser and not yet given back to the OS: still counted against the limit. */
+    private volatile long releasing;
     private volatile boolean paused;
     private volatile int spilledCount;
     private volatile long spillCount;
@@ -132,6 +140,16 @@ public final class BlockStore implements AutoCloseable
         else
         {
             spiller = null;
+        }
+        if (ctx.backgroundRelease())
+        {
+            releaser = new Thread(this::releaseLoop, "offgrid-release-" + ctx.name());
+            releaser.setDaemon(true);
+            releaser.start();
+        }
+        else
+        {
+            releaser = null;
         }
     }
 
@@ -592,6 +610,26 @@ public final class BlockStore implements AutoCloseable
         {
             lock.unlock();
         }
+        if (null != releaser)
+        {
+            releaseSignal.release(); // wakes it to drain what is left and stop (closed is set)
+            boolean interrupted = false;
+            while (releaser.isAlive())
+            {
+                try
+                {
+                    releaser.join();
+                }
+                catch (final InterruptedException ex)
+                {
+                    interrupted = true;
+                }
+            }
+            if (interrupted)
+            {
+                Thread.currentThread().interrupt();
+            }
+        }
         NodeDirectories.deleteWithEmptyParent(spillDir);
         if (sharedDir != null)
         {
@@ -684,7 +722,18 @@ public final class BlockStore implements AutoCloseable
         }
         else if (closed || !regions.offer(block.address, block.length))
         {
-            NativeMemory.free(block.address);
+            if (null != releaser && !closed && block.length >= BACKGROUND_RELEASE_MIN_LENGTH)
+            {
+                // Giving a large region back to the OS costs milliseconds (page release): not on the caller's
+                // thread, which may be a node's event loop, and not under the lock.
+                releasing += block.length;
+                toRelease.offer(new long[]{block.address, block.length});
+                releaseSignal.release();
+            }
+            else
+            {
+                NativeMemory.free(block.address);
+            }
         }
         block.address = 0;
     }
@@ -862,6 +911,12 @@ public final class BlockStore implements AutoCloseable
             if (regions.cachedBytes() > 0)
             {
                 regions.evict(used() + length - limit);
+                continue;
+            }
+            if (releasing > 0)
+            {
+                changed.awaitUninterruptibly(); // memory on its way back to the OS: wait for it rather than spill
+                checkOpen();
                 continue;
             }
             final StoredBlock victim = leastRecentUnused();
@@ -1136,9 +1191,65 @@ public final class BlockStore implements AutoCloseable
         }
     }
 
+    /** The background releaser: frees large regions handed over by {@link #freeMemory}; drains and stops at close. */
+    private void releaseLoop()
+    {
+        while (true)
+        {
+            releaseSignal.acquireUninterruptibly();
+            long[] region;
+            long freed = 0;
+            while (null != (region = toRelease.poll()))
+            {
+                NativeMemory.free(region[0]);
+                freed += region[1];
+            }
+            if (freed > 0)
+            {
+                lock.lock();
+                try
+                {
+                    releasing -= freed;
+                    refreshPaused();
+                    changed.signalAll();
+                }
+                finally
+                {
+                    lock.unlock();
+                }
+            }
+            if (closedForRelease())
+            {
+                return;
+            }
+        }
+    }
+
+    private boolean closedForRelease()
+    {
+        lock.lock();
+        try
+        {
+            return closed && toRelease.isEmpty();
+        }
+        finally
+        {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * @return bytes of removed blocks the background releaser has not yet given back to the OS (counted against
+     * the limit until it has); 0 without background release.
+     */
+    public long releasingBytes()
+    {
+        return releasing;
+    }
+
     private long used()
     {
-        return managed + reserved + released + regions.cachedBytes();
+        return managed + reserved + released + releasing + regions.cachedBytes();
     }
 
     private void refreshPaused()
@@ -1215,6 +1326,7 @@ public final class BlockStore implements AutoCloseable
         private long sharedMemoryThreshold = Long.MAX_VALUE;
         private CodecRegistry codecs;
         private boolean backgroundSpill = true;
+        private boolean backgroundRelease;
         private boolean mappedSpill;
         private long regionCacheBytes = -1;
         Consumer<String> spillHook;
@@ -1441,6 +1553,27 @@ public final class BlockStore implements AutoCloseable
         public boolean backgroundSpill()
         {
             return backgroundSpill;
+        }
+
+        /**
+         * @param enabled whether removed blocks of 1 MiB and more are given back to the OS by a background thread
+         *                (giving back 512 MiB takes ~30 ms here), so {@link #remove} returns at once. Until it
+         *                has, the bytes count against the limit ({@link BlockStore#releasingBytes()}) and an
+         *                allocation that needs them waits. Default false; workers turn it on.
+         * @return this.
+         */
+        public Context backgroundRelease(final boolean enabled)
+        {
+            this.backgroundRelease = enabled;
+            return this;
+        }
+
+        /**
+         * @return whether a background thread gives large freed regions back to the OS.
+         */
+        public boolean backgroundRelease()
+        {
+            return backgroundRelease;
         }
 
         /** Test seam: runs on the spilling thread before each block is written. */

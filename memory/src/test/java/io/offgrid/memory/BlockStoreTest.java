@@ -49,6 +49,38 @@ class BlockStoreTest extends StoreFixture
     }
 
     @Test
+    void backgroundReleaseReturnsAtOnceKeepsTheBudgetExactAndGivesEverythingBack()
+    {
+        final long limit = 64L << 20;
+        // Fractions at 1: nothing spills, so a round that finds the last round's memory still on its way back
+        // to the OS must wait for it (or the put would fail).
+        final BlockStore store = open(context(limit).regionCacheBytes(0).backgroundRelease(true)
+            .targetFraction(1.0).spillFraction(1.0).pauseFraction(1.0));
+        final long[] eightMiB = new long[1 << 20];
+        for (int round = 0; round < 20; round++)
+        {
+            for (int i = 0; i < 6; i++)
+            {
+                store.put("k" + i, eightMiB); // 48 MiB of 64: each round needs some of what the last one removed
+            }
+            assertTrue(store.managedBytes() >= 48L << 20);
+            for (int i = 0; i < 6; i++)
+            {
+                assertTrue(store.remove("k" + i));
+            }
+            assertEquals(0, store.managedBytes(), "managed bytes drop when remove returns");
+            assertTrue(store.releasingBytes() <= (48L << 20) + 6 * BlockStore.HEADER_LENGTH, "only what was removed is in flight");
+        }
+        // Small blocks are freed on the spot; nothing is lost if the store closes with releases in flight.
+        store.put("small", 42L);
+        store.remove("small");
+        store.put("last", eightMiB);
+        store.remove("last");
+        closeStores(); // the fixture then checks native memory is back to its baseline
+        assertEquals(0, store.releasingBytes());
+    }
+
+    @Test
     void putReplacesAndFreesThePreviousBlock()
     {
         final BlockStore store = open(1 << 20);
