@@ -552,15 +552,19 @@ public final class Client implements AutoCloseable
                     sizes[i] = b.length();
                     if (options.hash)
                     {
+                        // Content-addressed key: hashed in place, in windows so payloads past 2 GiB work too.
                         long h = b.codecId();
-                        final DirectBuffer p = b.payload();
-                        final byte[] chunk = new byte[(int)Math.min(4096, b.payloadLength())];
-                        for (int off = 0; off < b.payloadLength(); off += chunk.length)
+                        final long total = b.payloadLength();
+                        final UnsafeBuffer window = new UnsafeBuffer(0, 0);
+                        long off = 0;
+                        do
                         {
-                            final int len = (int)Math.min(chunk.length, b.payloadLength() - off);
-                            p.getBytes(off, chunk, 0, len);
-                            h = GridProtocol.hash64(chunk, 0, len, h);
+                            final int len = (int)Math.min(1 << 30, total - off);
+                            window.wrap(b.payloadAddress() + off, len);
+                            h = GridProtocol.hashBuffer(window, 0, len, h);
+                            off += len;
                         }
+                        while (off < total);
                         keys[i] = "scatter-" + Long.toHexString(h);
                     }
                     else

@@ -129,4 +129,33 @@ class ClientInternalsTest
         assertThrows(IllegalStateException.class, Client::current);
         org.junit.jupiter.api.Assertions.assertTrue(System.nanoTime() - t0 < 10_000_000_000L);
     }
+
+    @Test
+    void bufferHashDependsOnEveryByteItsLengthAndSeedAndNotOnWhereTheBytesLive()
+    {
+        final java.util.Random random = new java.util.Random(17);
+        for (int length = 0; length <= 100; length++)
+        {
+            final byte[] bytes = new byte[length + 3];
+            random.nextBytes(bytes);
+            final org.agrona.concurrent.UnsafeBuffer heap = new org.agrona.concurrent.UnsafeBuffer(bytes);
+            final java.nio.ByteBuffer direct = java.nio.ByteBuffer.allocateDirect(length + 8);
+            final org.agrona.concurrent.UnsafeBuffer offHeap = new org.agrona.concurrent.UnsafeBuffer(direct);
+            offHeap.putBytes(5, bytes, 3, length);
+            final long h = GridProtocol.hashBuffer(heap, 3, length, 9);
+            assertEquals(h, GridProtocol.hashBuffer(offHeap, 5, length, 9), "same bytes elsewhere, length " + length);
+            assertNotEquals(h, GridProtocol.hashBuffer(heap, 3, length, 10), "seed, length " + length);
+            if (length > 0)
+            {
+                assertNotEquals(h, GridProtocol.hashBuffer(heap, 3, length - 1, 9), "length " + length);
+                for (int i = 0; i < length; i++)
+                {
+                    final byte was = bytes[3 + i];
+                    bytes[3 + i] ^= (byte)(1 << (i & 7));
+                    assertNotEquals(h, GridProtocol.hashBuffer(heap, 3, length, 9), "flipped byte " + i + " of " + length);
+                    bytes[3 + i] = was;
+                }
+            }
+        }
+    }
 }
