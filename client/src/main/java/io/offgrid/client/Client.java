@@ -1135,30 +1135,18 @@ public final class Client implements AutoCloseable
     {
         // A request names as many keys as fit in one message; a longer list becomes several requests.
         final int budget = out.capacity() - 256;
-        int size = 64;
         int from = 0;
-        ArrayList<Object[]> all = null;
-        for (int i = 0; i < keys.size(); i++)
-        {
-            size += 4 + 3 * keys.get(i).length();
-            if (size > budget && i > from)
-            {
-                if (null == all)
-                {
-                    all = new ArrayList<>();
-                }
-                all.addAll(locationsOfOneRequest(keys.subList(from, i)));
-                from = i;
-                size = 64 + 4 + 3 * keys.get(i).length();
-            }
-        }
-        if (null == all)
+        int count = GridProtocol.keysThatFit(keys, 0, 64, budget);
+        if (count >= keys.size())
         {
             return locationsOfOneRequest(keys);
         }
-        if (from < keys.size())
+        final ArrayList<Object[]> all = new ArrayList<>();
+        while (from < keys.size())
         {
-            all.addAll(locationsOfOneRequest(keys.subList(from, keys.size())));
+            all.addAll(locationsOfOneRequest(keys.subList(from, from + count)));
+            from += count;
+            count = GridProtocol.keysThatFit(keys, from, 64, budget);
         }
         return all;
     }
@@ -1560,19 +1548,8 @@ public final class Client implements AutoCloseable
         int i = 0;
         while (i < n)
         {
-            final int limit = releaseOut.capacity();
-            int count = 0;
-            int length = MessageHeaderEncoder.ENCODED_LENGTH + ReleaseKeysEncoder.BLOCK_LENGTH + 4;
-            while (i + count < n)
-            {
-                final int keyLength = 4 + 3 * releaseBatch.get(i + count).length(); // UTF-8 worst case
-                if (count > 0 && length + keyLength > limit)
-                {
-                    break;
-                }
-                length += keyLength;
-                count++;
-            }
+            final int count = GridProtocol.keysThatFit(releaseBatch, i,
+                MessageHeaderEncoder.ENCODED_LENGTH + ReleaseKeysEncoder.BLOCK_LENGTH + 4, releaseOut.capacity());
             final ReleaseKeysEncoder e = releaseEncoder.wrapAndApplyHeader(releaseOut, 0, headerEncoder);
             final ReleaseKeysEncoder.KeysEncoder keys = e.keysCount(count);
             for (int k = 0; k < count; k++)
@@ -1965,6 +1942,7 @@ public final class Client implements AutoCloseable
     private final class ClientHandlers implements PeerListener, BlockAllocator, BlockListener
     {
         private final UnsafeBuffer inlineValue = new UnsafeBuffer(0, 0);
+        private final UnsafeBuffer inlineCopy = new UnsafeBuffer(0, 0);
         private final RegisterAckDecoder registerAck = new RegisterAckDecoder();
         private final KeyStateUpdateDecoder keyState = new KeyStateUpdateDecoder();
         private final KeyLocationsDecoder keyLocations = new KeyLocationsDecoder();
@@ -2054,7 +2032,8 @@ public final class Client implements AutoCloseable
             final String localKey = INLINE_PREFIX + nextLocalKey.getAndIncrement();
             try (BlockReservation r = store.reserve(localKey, value.capacity()))
             {
-                value.getBytes(0, new UnsafeBuffer(r.address(), value.capacity()), 0, value.capacity());
+                inlineCopy.wrap(r.address(), value.capacity());
+                value.getBytes(0, inlineCopy, 0, value.capacity());
                 r.commit();
                 w.inline = localKey;
             }

@@ -50,7 +50,6 @@ import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.collections.LongArrayList;
 import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.Agent;
-import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -189,11 +188,8 @@ public final class SchedulerServer implements AutoCloseable
     private final Context ctx;
     private final TransportNode node;
     private final Scheduler scheduler;
-    private final AgentRunner runner;
-    private final Agent agent;
-    private final AgentGroup group;
-    /** Wakes this node's thread when another thread hands it work. */
-    private final Runnable waker;
+    /** This node's own thread or its group; other threads hand it work with {@code thread.wake()}. */
+    private final NodeThread thread;
     private final ConcurrentHashMap<Long, long[]> workerView = new ConcurrentHashMap<>();
     private volatile int clientCount;
 
@@ -223,10 +219,7 @@ public final class SchedulerServer implements AutoCloseable
     private SchedulerServer(final Context ctx)
     {
         this.ctx = ctx.conclude();
-        this.group = ctx.agentGroup;
-        final WakeableIdleStrategy idle = null != group ? null :
-            null != ctx.idleStrategy ? ctx.idleStrategy : WakeableIdleStrategy.forNode();
-        this.waker = null == group ? idle::wake : group::wake;
+        this.thread = new NodeThread(ctx.agentGroup, ctx.idleStrategy);
         final Handlers handlers = new Handlers();
         this.scheduler = new Scheduler(ctx.schedulerContext, handlers);
         final TransportNode.Context tctx = new TransportNode.Context()
@@ -236,8 +229,8 @@ public final class SchedulerServer implements AutoCloseable
             .peerTimeoutNs(ctx.peerTimeoutNs)
             .heartbeatIntervalNs(Math.min(500_000_000L, ctx.peerTimeoutNs / 4))
             .useAgentRunner(false)
-            .agentGroup(group)
-            .commandWaker(waker)
+            .agentGroup(thread.group())
+            .commandWaker(thread::wake)
             .defaultHandler(handlers::onMessage)
             .peerListener(handlers);
         if (null != ctx.aeronDirectoryName)
@@ -247,17 +240,7 @@ public final class SchedulerServer implements AutoCloseable
         this.node = TransportNode.launch(tctx);
         this.out = new UnsafeBuffer(new byte[node.maxMessageLength()]);
         this.freeOut = new UnsafeBuffer(new byte[node.maxMessageLength()]);
-        this.agent = new ServerAgent();
-        if (null != group)
-        {
-            this.runner = null;
-            group.add(agent);
-        }
-        else
-        {
-            this.runner = new AgentRunner(idle, ex -> LOG.warn("scheduler agent error", ex), null, agent);
-            AgentRunner.startOnThread(runner);
-        }
+        thread.start(new ServerAgent(), ex -> LOG.warn("scheduler agent error", ex));
     }
 
     /**
@@ -316,32 +299,9 @@ public final class SchedulerServer implements AutoCloseable
     @Override
     public void close()
     {
-        if (null != group)
-        {
-            group.remove(agent);
-        }
-        else
-        {
-            runner.close();
-        }
-        closeNode();
+        thread.stop();
+        thread.closeNode(node);
         scheduler.close();
-    }
-
-    private void closeNode()
-    {
-        if (null != group)
-        {
-            group.call(() ->
-            {
-                node.close(); // Aeron calls of a group's node belong on the group's thread
-                return null;
-            });
-        }
-        else
-        {
-            node.close();
-        }
     }
 
     private final class ServerAgent implements Agent
@@ -391,18 +351,8 @@ public final class SchedulerServer implements AutoCloseable
         int i = 0;
         while (i < n)
         {
-            int count = 0;
-            int length = MessageHeaderEncoder.ENCODED_LENGTH + FreeKeysEncoder.BLOCK_LENGTH + 4;
-            while (i + count < n)
-            {
-                final int keyLength = 4 + 3 * batch.get(i + count).length(); // UTF-8 worst case
-                if (count > 0 && length + keyLength > freeOut.capacity())
-                {
-                    break;
-                }
-                length += keyLength;
-                count++;
-            }
+            final int count = GridProtocol.keysThatFit(batch, i,
+                MessageHeaderEncoder.ENCODED_LENGTH + FreeKeysEncoder.BLOCK_LENGTH + 4, freeOut.capacity());
             final FreeKeysEncoder e = freeEncoder.wrapAndApplyHeader(freeOut, 0, headerEncoder);
             final FreeKeysEncoder.KeysEncoder keys = e.keysCount(count);
             for (int k = 0; k < count; k++)

@@ -44,7 +44,6 @@ import org.agrona.DirectBuffer;
 import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.Agent;
-import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.slf4j.Logger;
@@ -313,11 +312,8 @@ public final class Worker implements AutoCloseable
     private final BlockStore store;
     private final TransportNode node;
     private final ThreadPoolExecutor executor;
-    private final AgentRunner runner;
-    private final Agent agent;
-    private final AgentGroup group;
-    /** Wakes this node's thread when another thread hands it work. */
-    private final Runnable waker;
+    /** This node's own thread or its group; other threads hand it work with {@code thread.wake()}. */
+    private final NodeThread thread;
     private final ManyToOneConcurrentArrayQueue<Result> results = new ManyToOneConcurrentArrayQueue<>(65536);
     private final ConcurrentHashMap<Long, Object> loadedFunctions = new ConcurrentHashMap<>();
     private final AtomicInteger executing = new AtomicInteger();
@@ -400,10 +396,7 @@ public final class Worker implements AutoCloseable
     private Worker(final Context ctx)
     {
         this.ctx = ctx.conclude();
-        this.group = ctx.agentGroup;
-        final WakeableIdleStrategy idle = null != group ? null :
-            null != ctx.idleStrategy ? ctx.idleStrategy : WakeableIdleStrategy.forNode();
-        this.waker = null == group ? idle::wake : group::wake;
+        this.thread = new NodeThread(ctx.agentGroup, ctx.idleStrategy);
         this.nodeId = ctx.nodeId;
         this.codecs = new CodecRegistry(ctx.serializationAllowList);
         final BlockStore.Context sctx = new BlockStore.Context()
@@ -433,8 +426,8 @@ public final class Worker implements AutoCloseable
             .peerTimeoutNs(ctx.peerTimeoutNs)
             .heartbeatIntervalNs(Math.min(500_000_000L, ctx.peerTimeoutNs / 4))
             .useAgentRunner(false)
-            .agentGroup(group)
-            .commandWaker(waker)
+            .agentGroup(thread.group())
+            .commandWaker(thread::wake)
             .defaultHandler(handlers::onMessage)
             .peerListener(handlers)
             .blockAllocator(handlers)
@@ -464,17 +457,7 @@ public final class Worker implements AutoCloseable
                 .pid(ProcessHandle.current().pid()).name(node.endpoint());
             sendToScheduler(e.encodedLength());
         });
-        this.agent = new WorkerAgent();
-        if (null != group)
-        {
-            this.runner = null;
-            group.add(agent);
-        }
-        else
-        {
-            this.runner = new AgentRunner(idle, ex -> LOG.warn("worker agent error", ex), null, agent);
-            AgentRunner.startOnThread(runner);
-        }
+        thread.start(new WorkerAgent(), ex -> LOG.warn("worker agent error", ex));
     }
 
     /**
@@ -574,14 +557,7 @@ public final class Worker implements AutoCloseable
     @Override
     public void close()
     {
-        if (null != group)
-        {
-            group.remove(agent);
-        }
-        else
-        {
-            runner.close();
-        }
+        thread.stop();
         executor.shutdownNow();
         try
         {
@@ -596,7 +572,7 @@ public final class Worker implements AutoCloseable
             b.close();
         }
         outgoing.clear();
-        closeNode();
+        thread.closeNode(node);
         for (final Incoming in : incoming.values())
         {
             in.reservation.close();
@@ -606,22 +582,6 @@ public final class Worker implements AutoCloseable
     }
 
     // ============================================================================================== agent
-
-    private void closeNode()
-    {
-        if (null != group)
-        {
-            group.call(() ->
-            {
-                node.close(); // Aeron calls of a group's node belong on the group's thread
-                return null;
-            });
-        }
-        else
-        {
-            node.close();
-        }
-    }
 
     private final class WorkerAgent implements Agent
     {
@@ -782,7 +742,7 @@ public final class Worker implements AutoCloseable
         {
             Thread.onSpinWait();
         }
-        waker.run();
+        thread.wake();
     }
 
     /**

@@ -4,6 +4,7 @@ import org.agrona.DirectBuffer;
 
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 /**
  * Conventions shared by the client and the grid's nodes on top of the SBE messages.
@@ -128,6 +129,32 @@ public final class GridProtocol
         h *= 0xc4ceb9fe1a85ec53L;
         h ^= h >>> 33;
         return h;
+    }
+
+    /**
+     * How many keys, from {@code from} on, one message of at most {@code budget} bytes can carry in a group of
+     * var-data keys after {@code fixedLength} bytes of header and fields (UTF-8 worst case: three bytes a char).
+     *
+     * @param keys        the keys.
+     * @param from        the first key to place.
+     * @param fixedLength bytes of the message before its keys.
+     * @param budget      the message's size limit.
+     * @return at least one (a single key too long for the budget fails at encoding, not by being skipped).
+     */
+    public static int keysThatFit(final List<String> keys, final int from, final int fixedLength, final int budget)
+    {
+        int length = fixedLength;
+        int count = 0;
+        while (from + count < keys.size())
+        {
+            length += 4 + 3 * keys.get(from + count).length();
+            if (count > 0 && length > budget)
+            {
+                break;
+            }
+            count++;
+        }
+        return count;
     }
 
     /**
