@@ -8,6 +8,7 @@ import io.offgrid.scheduler.Scheduler;
 import io.offgrid.scheduler.TaskGraph;
 import io.offgrid.transport.PeerListener;
 import io.offgrid.transport.AgentGroup;
+import io.offgrid.transport.KeyCache;
 import io.offgrid.transport.TransportNode;
 import io.offgrid.transport.WakeableIdleStrategy;
 import io.offgrid.transport.protocol.BooleanType;
@@ -197,6 +198,9 @@ public final class SchedulerServer implements AutoCloseable
     private final UnsafeBuffer out;
     private final UnsafeBuffer freeOut;
     private final FreeKeysEncoder freeEncoder = new FreeKeysEncoder();
+    /** Keys on the hot paths decode and encode through this (agent thread): a key seen recently costs no allocation. */
+    private final KeyCache keys = new KeyCache();
+    private final UnsafeBuffer keyView = new UnsafeBuffer(0, 0);
     private final Long2ObjectHashMap<ArrayList<String>> pendingFrees = new Long2ObjectHashMap<>();
     private final LongArrayList workersWithFrees = new LongArrayList();
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
@@ -354,10 +358,19 @@ public final class SchedulerServer implements AutoCloseable
             final int count = GridProtocol.keysThatFit(batch, i,
                 MessageHeaderEncoder.ENCODED_LENGTH + FreeKeysEncoder.BLOCK_LENGTH + 4, freeOut.capacity());
             final FreeKeysEncoder e = freeEncoder.wrapAndApplyHeader(freeOut, 0, headerEncoder);
-            final FreeKeysEncoder.KeysEncoder keys = e.keysCount(count);
+            final FreeKeysEncoder.KeysEncoder ke = e.keysCount(count);
             for (int k = 0; k < count; k++)
             {
-                keys.next().key(batch.get(i + k));
+                final String key = batch.get(i + k);
+                final DirectBuffer ascii = keys.ascii(key);
+                if (null != ascii)
+                {
+                    ke.next().putKey(ascii, 0, ascii.capacity());
+                }
+                else
+                {
+                    ke.next().key(key);
+                }
             }
             i += count;
             if (!node.send(workerId, freeOut, 0, MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength()))
@@ -471,6 +484,7 @@ public final class SchedulerServer implements AutoCloseable
         private final RequestDoneDecoder requestDoneDecoder = new RequestDoneDecoder();
         private final InfoRequestDecoder infoRequest = new InfoRequestDecoder();
         private final ComputeTaskEncoder computeEncoder = new ComputeTaskEncoder();
+        private final KeyStateUpdateEncoder keyStateEncoder = new KeyStateUpdateEncoder();
         private final ArrayList<String> keyList = new ArrayList<>();
 
         void onMessage(final long peerId, final int templateId, final DirectBuffer buffer, final int offset,
@@ -533,7 +547,8 @@ public final class SchedulerServer implements AutoCloseable
                         typeName = "codec-" + type;
                         typeNames.put(type, typeName);
                     }
-                    final String key = d.key();
+                    d.wrapKey(keyView);
+                    final String key = keys.get(keyView);
                     // A small result came inline: hand it to the key-state updates this event makes, then forget it.
                     d.wrapValue(inlineValue);
                     inlineKey = inlineValue.capacity() > 0 ? key : null;
@@ -563,13 +578,15 @@ public final class SchedulerServer implements AutoCloseable
                 case WantKeysDecoder.TEMPLATE_ID:
                     for (final WantKeysDecoder.KeysDecoder k : wantKeys.wrapAndApplyHeader(buffer, offset, headerDecoder).keys())
                     {
-                        scheduler.wantKey(peerId, k.key());
+                        k.wrapKey(keyView);
+                        scheduler.wantKey(peerId, keys.get(keyView));
                     }
                     break;
                 case ReleaseKeysDecoder.TEMPLATE_ID:
                     for (final ReleaseKeysDecoder.KeysDecoder k : releaseKeys.wrapAndApplyHeader(buffer, offset, headerDecoder).keys())
                     {
-                        scheduler.releaseKey(peerId, k.key());
+                        k.wrapKey(keyView);
+                        scheduler.releaseKey(peerId, keys.get(keyView));
                     }
                     break;
                 case CancelKeysDecoder.TEMPLATE_ID:
@@ -767,7 +784,8 @@ public final class SchedulerServer implements AutoCloseable
                 keyList.clear();
                 for (final SubmitGraphDecoder.TasksDecoder.DependenciesDecoder dep : t.dependencies())
                 {
-                    keyList.add(dep.key());
+                    dep.wrapKey(keyView);
+                    keyList.add(keys.get(keyView));
                 }
                 long[] ws = null;
                 final SubmitGraphDecoder.TasksDecoder.WorkersDecoder wd = t.workers();
@@ -780,7 +798,8 @@ public final class SchedulerServer implements AutoCloseable
                         ws[i++] = w.nodeId();
                     }
                 }
-                final String key = t.key();
+                t.wrapKey(keyView);
+                final String key = keys.get(keyView);
                 // The scheduler's opaque payload: the function id, then the encoded arguments.
                 final byte[] payload = new byte[8 + t.argumentsLength()];
                 new UnsafeBuffer(payload).putLong(0, fnId, ByteOrder.LITTLE_ENDIAN);
@@ -801,7 +820,8 @@ public final class SchedulerServer implements AutoCloseable
             }
             for (final SubmitGraphDecoder.WantsDecoder w : d.wants())
             {
-                final String key = w.key();
+                w.wrapKey(keyView);
+                final String key = keys.get(keyView);
                 graph.want(key);
                 wantList.add(key);
             }
@@ -1101,7 +1121,15 @@ public final class SchedulerServer implements AutoCloseable
                     ie.next().nodeId(task.dependencyHolder(i, h)).nbytes(task.dependencyNbytes(i)).key(dep);
                 }
             }
-            e.key(task.key());
+            final DirectBuffer ascii = keys.ascii(task.key());
+            if (null != ascii)
+            {
+                e.putKey(ascii, 0, ascii.capacity());
+            }
+            else
+            {
+                e.key(task.key());
+            }
             e.putArguments(payload, 8, payload.length - 8);
             send(workerId, e.encodedLength());
         }
@@ -1144,7 +1172,7 @@ public final class SchedulerServer implements AutoCloseable
 
         public void keyStatus(final long clientId, final String key, final KeyStatus status, final String message)
         {
-            final KeyStateUpdateEncoder e = new KeyStateUpdateEncoder().wrapAndApplyHeader(out, 0, headerEncoder);
+            final KeyStateUpdateEncoder e = keyStateEncoder.wrapAndApplyHeader(out, 0, headerEncoder);
             final KeyState state;
             switch (status)
             {
@@ -1165,7 +1193,15 @@ public final class SchedulerServer implements AutoCloseable
                     break;
             }
             e.state(state).nbytes(status == KeyStatus.MEMORY ? Math.max(0, scheduler.nbytes(key)) : 0).typeCode(0);
-            e.key(key);
+            final DirectBuffer ascii = keys.ascii(key);
+            if (null != ascii)
+            {
+                e.putKey(ascii, 0, ascii.capacity());
+            }
+            else
+            {
+                e.key(key);
+            }
             if (status == KeyStatus.ERRED)
             {
                 final String[] parts = GridProtocol.splitError(message);

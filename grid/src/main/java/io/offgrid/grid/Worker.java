@@ -15,6 +15,7 @@ import io.offgrid.transport.BlockAllocator;
 import io.offgrid.transport.BlockListener;
 import io.offgrid.transport.PeerListener;
 import io.offgrid.transport.AgentGroup;
+import io.offgrid.transport.KeyCache;
 import io.offgrid.transport.TransportNode;
 import io.offgrid.transport.WakeableIdleStrategy;
 import io.offgrid.transport.protocol.BlockStatus;
@@ -583,12 +584,22 @@ public final class Worker implements AutoCloseable
 
     // ============================================================================================== agent
 
+    /**
+     * Keys decode and encode through this on the agent thread: a task's key arrives in its compute and again in its
+     * free, and the second decodes without allocating.
+     */
+    private final KeyCache keys = new KeyCache();
+    private final UnsafeBuffer keyView = new UnsafeBuffer(0, 0);
+
     private final class WorkerAgent implements Agent
     {
+        /** Bound once: a method reference made in doWork() would be a new object every duty cycle. */
+        private final java.util.function.Consumer<Result> onResult = Worker.this::onResult;
+
         public int doWork()
         {
             int work = node.doWork();
-            work += results.drain(Worker.this::onResult, 1024);
+            work += results.drain(onResult, 1024);
             if (!ready.isEmpty() && !store.paused())
             {
                 while (!ready.isEmpty())
@@ -814,7 +825,16 @@ public final class Worker implements AutoCloseable
         }
         held.add(task.key);
         final TaskFinishedEncoder e = taskFinished.wrapAndApplyHeader(out, 0, headerEncoder)
-            .nbytes(r.nbytes).durationNs(r.durationNs).typeCode(r.codecId).key(task.key);
+            .nbytes(r.nbytes).durationNs(r.durationNs).typeCode(r.codecId);
+        final DirectBuffer ascii = keys.ascii(task.key);
+        if (null != ascii)
+        {
+            e.putKey(ascii, 0, ascii.capacity());
+        }
+        else
+        {
+            e.key(task.key);
+        }
         putInlineValue(e, task.key);
         sendToScheduler(e.encodedLength());
     }
@@ -1039,7 +1059,8 @@ public final class Worker implements AutoCloseable
                 case FreeKeysDecoder.TEMPLATE_ID:
                     for (final FreeKeysDecoder.KeysDecoder k : freeKeys.wrapAndApplyHeader(buffer, offset, headerDecoder).keys())
                     {
-                        final String key = k.key();
+                        k.wrapKey(keyView);
+                        final String key = keys.get(keyView);
                         cancelTask(key);
                         dropKey(key);
                     }
@@ -1108,9 +1129,11 @@ public final class Worker implements AutoCloseable
             {
                 final long holder = in.nodeId();
                 in.nbytes();
-                inputs.computeIfAbsent(in.key(), k -> new ArrayList<>(2)).add(holder);
+                in.wrapKey(keyView);
+                inputs.computeIfAbsent(keys.get(keyView), k -> new ArrayList<>(2)).add(holder);
             }
-            final String key = d.key();
+            d.wrapKey(keyView);
+            final String key = keys.get(keyView);
             final byte[] args = new byte[d.argumentsLength()];
             d.getArguments(args, 0, args.length);
             cancelTask(key); // a task sent again (fresh locations) replaces the earlier one
