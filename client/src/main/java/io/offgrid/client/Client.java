@@ -22,6 +22,7 @@ import io.offgrid.transport.protocol.FetchKeyEncoder;
 import io.offgrid.transport.protocol.InfoRequestEncoder;
 import io.offgrid.transport.protocol.KeyLocationsDecoder;
 import io.offgrid.transport.protocol.KeyStateUpdateDecoder;
+import io.offgrid.transport.protocol.KeyStatesDecoder;
 import io.offgrid.transport.protocol.KeysStoredEncoder;
 import io.offgrid.transport.protocol.LocateKeysEncoder;
 import io.offgrid.transport.protocol.MessageHeaderDecoder;
@@ -670,7 +671,7 @@ public final class Client implements AutoCloseable
             synchronized (wants)
             {
                 status = want.status;
-                error = want.error;
+                error = want.error();
             }
             switch (status)
             {
@@ -1341,7 +1342,7 @@ public final class Client implements AutoCloseable
     {
         synchronized (wants)
         {
-            return w.error;
+            return w.error();
         }
     }
 
@@ -1945,6 +1946,7 @@ public final class Client implements AutoCloseable
         private final UnsafeBuffer inlineCopy = new UnsafeBuffer(0, 0);
         private final RegisterAckDecoder registerAck = new RegisterAckDecoder();
         private final KeyStateUpdateDecoder keyState = new KeyStateUpdateDecoder();
+        private final KeyStatesDecoder keyStates = new KeyStatesDecoder();
         private final KeyLocationsDecoder keyLocations = new KeyLocationsDecoder();
         private final RequestDoneDecoder requestDone = new RequestDoneDecoder();
         private final ClusterInfoDecoder clusterInfo = new ClusterInfoDecoder();
@@ -1967,6 +1969,9 @@ public final class Client implements AutoCloseable
                     break;
                 case KeyStateUpdateDecoder.TEMPLATE_ID:
                     onKeyState(keyState.wrapAndApplyHeader(buffer, offset, headerDecoder));
+                    break;
+                case KeyStatesDecoder.TEMPLATE_ID:
+                    onKeyStates(keyStates.wrapAndApplyHeader(buffer, offset, headerDecoder));
                     break;
                 case KeyLocationsDecoder.TEMPLATE_ID:
                 {
@@ -2055,35 +2060,64 @@ public final class Client implements AutoCloseable
             synchronized (wants)
             {
                 final WantedKey w = wants.get(key);
-                if (null == w)
+                if (null != w)
                 {
-                    return;
-                }
-                switch (state)
-                {
-                    case MEMORY:
-                        if (inlineValue.capacity() > 0)
-                        {
-                            keepInline(w, inlineValue);
-                        }
-                        w.update(FutureStatus.FINISHED, null);
-                        break;
-                    case ERRED:
+                    if (state == io.offgrid.transport.protocol.KeyState.ERRED)
+                    {
                         w.update(FutureStatus.ERROR, new RemoteTaskException(key, exClass, message, stack));
-                        break;
-                    case CANCELLED:
-                        w.update(FutureStatus.CANCELLED, new CancellationException(message));
-                        break;
-                    case LOST:
-                        w.update(FutureStatus.LOST, new GridException(message));
-                        break;
-                    case PENDING:
-                    case PROCESSING:
-                        w.update(FutureStatus.PENDING, null);
-                        break;
-                    default:
-                        break;
+                    }
+                    else
+                    {
+                        apply(w, state, message);
+                    }
                 }
+            }
+        }
+
+        /** A batch of updates: one pass under the want table's lock; a key no future wants any more is skipped. */
+        private void onKeyStates(final KeyStatesDecoder d)
+        {
+            synchronized (wants)
+            {
+                for (final KeyStatesDecoder.EntriesDecoder e : d.entries())
+                {
+                    final io.offgrid.transport.protocol.KeyState state = e.state();
+                    e.nbytes();
+                    final WantedKey w = wants.get(e.key());
+                    final String message = e.message();
+                    e.wrapValue(inlineValue);
+                    if (null != w)
+                    {
+                        apply(w, state, message);
+                    }
+                }
+            }
+        }
+
+        /** Caller holds the want table's lock. Exceptions are made when a caller asks for them, not here. */
+        private void apply(final WantedKey w, final io.offgrid.transport.protocol.KeyState state, final String message)
+        {
+            switch (state)
+            {
+                case MEMORY:
+                    if (inlineValue.capacity() > 0)
+                    {
+                        keepInline(w, inlineValue);
+                    }
+                    w.update(FutureStatus.FINISHED, (Throwable)null);
+                    break;
+                case CANCELLED:
+                    w.update(FutureStatus.CANCELLED, message);
+                    break;
+                case LOST:
+                    w.update(FutureStatus.LOST, message);
+                    break;
+                case PENDING:
+                case PROCESSING:
+                    w.update(FutureStatus.PENDING, (Throwable)null);
+                    break;
+                default:
+                    break;
             }
         }
 

@@ -43,6 +43,7 @@ import io.offgrid.transport.protocol.ScatterRequestDecoder;
 import io.offgrid.transport.protocol.SubmitGraphDecoder;
 import io.offgrid.transport.protocol.TaskErredDecoder;
 import io.offgrid.transport.protocol.TaskFinishedDecoder;
+import io.offgrid.transport.protocol.TasksFinishedDecoder;
 import io.offgrid.transport.protocol.WantKeysDecoder;
 import io.offgrid.transport.protocol.WorkerHeartbeatDecoder;
 import org.agrona.DirectBuffer;
@@ -194,6 +195,9 @@ public final class SchedulerServer implements AutoCloseable
     private final ConcurrentHashMap<Long, long[]> workerView = new ConcurrentHashMap<>();
     private volatile int clientCount;
 
+    /** A KeyStates message at most this large: 64 KiB holds ~1,500 updates with small inline values. */
+    private static final int KEY_STATES_BATCH_BYTES = 64 * 1024;
+
     // ---- agent thread only
     private final UnsafeBuffer out;
     private final UnsafeBuffer freeOut;
@@ -202,6 +206,7 @@ public final class SchedulerServer implements AutoCloseable
     private final KeyCache keys = new KeyCache();
     private final UnsafeBuffer keyView = new UnsafeBuffer(0, 0);
     private final Long2ObjectHashMap<ArrayList<String>> pendingFrees = new Long2ObjectHashMap<>();
+    private final KeyStateBatcher keyStates;
     private final LongArrayList workersWithFrees = new LongArrayList();
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
@@ -244,6 +249,14 @@ public final class SchedulerServer implements AutoCloseable
         this.node = TransportNode.launch(tctx);
         this.out = new UnsafeBuffer(new byte[node.maxMessageLength()]);
         this.freeOut = new UnsafeBuffer(new byte[node.maxMessageLength()]);
+        this.keyStates = new KeyStateBatcher(Math.min(KEY_STATES_BATCH_BYTES, node.maxMessageLength()), keys,
+            (clientId, buffer, length) ->
+            {
+                if (!node.send(clientId, buffer, 0, length))
+                {
+                    LOG.debug("could not send key states to node {}", clientId);
+                }
+            });
         thread.start(new ServerAgent(), ex -> LOG.warn("scheduler agent error", ex));
     }
 
@@ -324,6 +337,7 @@ public final class SchedulerServer implements AutoCloseable
             {
                 flushFrees();
             }
+            keyStates.flushAll();
             return work;
         }
 
@@ -387,6 +401,7 @@ public final class SchedulerServer implements AutoCloseable
         {
             flushFrees(peerId); // keep this worker's messages in the order the scheduler made them
         }
+        keyStates.flush(peerId); // and this client's
         if (!node.send(peerId, out, 0, MessageHeaderEncoder.ENCODED_LENGTH + encodedLength))
         {
             LOG.debug("could not send to node {}", peerId);
@@ -471,6 +486,7 @@ public final class SchedulerServer implements AutoCloseable
         private final DefineFunctionDecoder defineFunction = new DefineFunctionDecoder();
         private final SubmitGraphDecoder submitGraph = new SubmitGraphDecoder();
         private final TaskFinishedDecoder taskFinished = new TaskFinishedDecoder();
+        private final TasksFinishedDecoder tasksFinished = new TasksFinishedDecoder();
         private final TaskErredDecoder taskErred = new TaskErredDecoder();
         private final KeysStoredDecoder keysStored = new KeysStoredDecoder();
         private final WantKeysDecoder wantKeys = new WantKeysDecoder();
@@ -541,27 +557,25 @@ public final class SchedulerServer implements AutoCloseable
                     final long nbytes = d.nbytes();
                     final long durationNs = d.durationNs();
                     final int type = d.typeCode();
-                    String typeName = typeNames.get(type);
-                    if (null == typeName)
-                    {
-                        typeName = "codec-" + type;
-                        typeNames.put(type, typeName);
-                    }
                     d.wrapKey(keyView);
                     final String key = keys.get(keyView);
-                    // A small result came inline: hand it to the key-state updates this event makes, then forget it.
                     d.wrapValue(inlineValue);
-                    inlineKey = inlineValue.capacity() > 0 ? key : null;
-                    try
-                    {
-                        scheduler.taskFinished(peerId, key, nbytes, typeName, durationNs);
-                    }
-                    finally
-                    {
-                        inlineKey = null;
-                    }
+                    finished(peerId, key, nbytes, type, durationNs);
                     break;
                 }
+                case TasksFinishedDecoder.TEMPLATE_ID:
+                    for (final TasksFinishedDecoder.TasksDecoder t :
+                        tasksFinished.wrapAndApplyHeader(buffer, offset, headerDecoder).tasks())
+                    {
+                        final long nbytes = t.nbytes();
+                        final long durationNs = t.durationNs();
+                        final int type = t.typeCode();
+                        t.wrapKey(keyView);
+                        final String key = keys.get(keyView);
+                        t.wrapValue(inlineValue);
+                        finished(peerId, key, nbytes, type, durationNs);
+                    }
+                    break;
                 case TaskErredDecoder.TEMPLATE_ID:
                 {
                     final TaskErredDecoder d = taskErred.wrapAndApplyHeader(buffer, offset, headerDecoder);
@@ -759,6 +773,28 @@ public final class SchedulerServer implements AutoCloseable
             {
                 ack.accepted(BooleanType.FALSE).epoch(0).message("unexpected role " + role);
                 send(peerId, ack.encodedLength());
+            }
+        }
+
+        /** A task finished; {@link #inlineValue} holds its result when the worker sent it inline (else empty). */
+        private void finished(final long workerId, final String key, final long nbytes, final int type,
+            final long durationNs)
+        {
+            String typeName = typeNames.get(type);
+            if (null == typeName)
+            {
+                typeName = "codec-" + type;
+                typeNames.put(type, typeName);
+            }
+            // A small result came inline: hand it to the key-state updates this event makes, then forget it.
+            inlineKey = inlineValue.capacity() > 0 ? key : null;
+            try
+            {
+                scheduler.taskFinished(workerId, key, nbytes, typeName, durationNs);
+            }
+            finally
+            {
+                inlineKey = null;
             }
         }
 
@@ -1086,6 +1122,7 @@ public final class SchedulerServer implements AutoCloseable
                 clientCount = clients.size();
                 partialGraphs.remove(peerId);
                 partialWants.remove(peerId);
+                keyStates.forget(peerId);
                 scheduler.clientDisconnected(peerId);
             }
         }
@@ -1172,7 +1209,6 @@ public final class SchedulerServer implements AutoCloseable
 
         public void keyStatus(final long clientId, final String key, final KeyStatus status, final String message)
         {
-            final KeyStateUpdateEncoder e = keyStateEncoder.wrapAndApplyHeader(out, 0, headerEncoder);
             final KeyState state;
             switch (status)
             {
@@ -1192,7 +1228,17 @@ public final class SchedulerServer implements AutoCloseable
                     state = KeyState.PENDING;
                     break;
             }
-            e.state(state).nbytes(status == KeyStatus.MEMORY ? Math.max(0, scheduler.nbytes(key)) : 0).typeCode(0);
+            final long nbytes = status == KeyStatus.MEMORY ? Math.max(0, scheduler.nbytes(key)) : 0;
+            final boolean inline = status == KeyStatus.MEMORY && null != inlineKey && inlineKey.equals(key);
+            final int valueLength = inline ? inlineValue.capacity() : 0;
+            if (status != KeyStatus.ERRED &&
+                keyStates.add(clientId, state, nbytes, key, null == message ? "" : message, inlineValue, valueLength))
+            {
+                return;
+            }
+            // An error (class, message and stack trace) or an update too large to batch goes alone, in order.
+            final KeyStateUpdateEncoder e = keyStateEncoder.wrapAndApplyHeader(out, 0, headerEncoder);
+            e.state(state).nbytes(nbytes).typeCode(0);
             final DirectBuffer ascii = keys.ascii(key);
             if (null != ascii)
             {
@@ -1211,8 +1257,7 @@ public final class SchedulerServer implements AutoCloseable
             {
                 e.exceptionClass("").message(null == message ? "" : message).stackTrace("");
             }
-            final boolean inline = status == KeyStatus.MEMORY && null != inlineKey && inlineKey.equals(key);
-            e.putValue(inlineValue, 0, inline ? inlineValue.capacity() : 0);
+            e.putValue(inlineValue, 0, valueLength);
             send(clientId, e.encodedLength());
         }
 

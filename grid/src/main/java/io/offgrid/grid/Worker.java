@@ -40,6 +40,7 @@ import io.offgrid.transport.protocol.RequestStatus;
 import io.offgrid.transport.protocol.RestartDecoder;
 import io.offgrid.transport.protocol.TaskErredEncoder;
 import io.offgrid.transport.protocol.TaskFinishedEncoder;
+import io.offgrid.transport.protocol.TasksFinishedEncoder;
 import io.offgrid.transport.protocol.WorkerHeartbeatEncoder;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Long2ObjectHashMap;
@@ -325,9 +326,16 @@ public final class Worker implements AutoCloseable
     private volatile boolean schedulerLost;
 
     // ---- agent thread only
+    /** A TasksFinished message at most this large: 64 KiB holds ~1,500 finished tasks with small inline values. */
+    private static final int FINISHED_BATCH_BYTES = 64 * 1024;
     private final UnsafeBuffer out;
     private final UnsafeBuffer inlineView = new UnsafeBuffer(0, 0);
     private final TaskFinishedEncoder taskFinished = new TaskFinishedEncoder();
+    /** Finished tasks gathered into one TasksFinished message per duty cycle (agent thread). */
+    private final UnsafeBuffer finishedOut;
+    private final TasksFinishedEncoder finishedEncoder = new TasksFinishedEncoder();
+    private TasksFinishedEncoder.TasksEncoder finishedEntries;
+    private int finishedCount;
     private volatile long inlineSent;
     private volatile long fetchesServed;
     private final UnsafeBuffer meta = new UnsafeBuffer(new byte[TransportNode.MAX_BLOCK_METADATA_LENGTH]);
@@ -450,6 +458,7 @@ public final class Worker implements AutoCloseable
         }
         this.node = launched;
         this.out = new UnsafeBuffer(new byte[node.maxMessageLength()]);
+        this.finishedOut = new UnsafeBuffer(new byte[Math.min(FINISHED_BATCH_BYTES, node.maxMessageLength())]);
         node.execute(() ->
         {
             node.addPeer(GridProtocol.SCHEDULER_NODE_ID, ctx.schedulerAddress);
@@ -600,6 +609,7 @@ public final class Worker implements AutoCloseable
         {
             int work = node.doWork();
             work += results.drain(onResult, 1024);
+            flushFinished();
             if (!ready.isEmpty() && !store.paused())
             {
                 while (!ready.isEmpty())
@@ -636,6 +646,7 @@ public final class Worker implements AutoCloseable
 
     private void sendToScheduler(final int encodedLength)
     {
+        flushFinished(); // keep the scheduler's view of this worker in the order things happened
         node.send(GridProtocol.SCHEDULER_NODE_ID, out, 0, MessageHeaderEncoder.ENCODED_LENGTH + encodedLength);
     }
 
@@ -824,42 +835,87 @@ public final class Worker implements AutoCloseable
             return;
         }
         held.add(task.key);
-        final TaskFinishedEncoder e = taskFinished.wrapAndApplyHeader(out, 0, headerEncoder)
-            .nbytes(r.nbytes).durationNs(r.durationNs).typeCode(r.codecId);
-        final DirectBuffer ascii = keys.ascii(task.key);
-        if (null != ascii)
-        {
-            e.putKey(ascii, 0, ascii.capacity());
-        }
-        else
-        {
-            e.key(task.key);
-        }
-        putInlineValue(e, task.key);
-        sendToScheduler(e.encodedLength());
+        addFinished(r, task.key);
     }
 
-    /** A small result rides along with its TaskFinished, so the clients that want it need no fetch round trip. */
-    private void putInlineValue(final TaskFinishedEncoder e, final String key)
+    /** Adds a finished task to this duty cycle's TasksFinished, its result inline when its block is small. */
+    private void addFinished(final Result r, final String key)
     {
-        if (ctx.inlineResultLimit > 0 && store.contains(key) && store.nbytes(key) <= ctx.inlineResultLimit)
+        Block block = null;
+        try
         {
-            try (Block block = store.get(key))
+            if (ctx.inlineResultLimit > 0 && store.contains(key) && store.nbytes(key) <= ctx.inlineResultLimit)
             {
-                if (block.length() <= ctx.inlineResultLimit)
+                try
                 {
-                    inlineView.wrap(block.address(), (int)block.length());
-                    e.putValue(inlineView, 0, (int)block.length());
-                    inlineSent++;
-                    return;
+                    block = store.get(key);
+                }
+                catch (final RuntimeException ex)
+                {
+                    LOG.debug("result {} not sent inline", key, ex); // a fetch still works
                 }
             }
-            catch (final RuntimeException ex)
+            final int valueLength = null != block && block.length() <= ctx.inlineResultLimit ? (int)block.length() : 0;
+            if (valueLength > 0)
             {
-                LOG.debug("result {} not sent inline", key, ex); // a fetch still works
+                inlineView.wrap(block.address(), valueLength);
+                inlineSent++;
+            }
+            // UTF-8 needs at most 3 bytes per UTF-16 char; two var-data length prefixes.
+            final int need = TasksFinishedEncoder.TasksEncoder.sbeBlockLength() + 8 + 3 * key.length() + valueLength;
+            if (finishedCount > 0 && finishedEncoder.limit() + need > finishedOut.capacity())
+            {
+                flushFinished();
+            }
+            if (MessageHeaderEncoder.ENCODED_LENGTH + TasksFinishedEncoder.BLOCK_LENGTH + 4 + need > finishedOut.capacity())
+            {
+                // Too large to batch (a large inline limit): alone, as TaskFinished.
+                final TaskFinishedEncoder e = taskFinished.wrapAndApplyHeader(out, 0, headerEncoder)
+                    .nbytes(r.nbytes).durationNs(r.durationNs).typeCode(r.codecId).key(key);
+                e.putValue(inlineView, 0, valueLength);
+                sendToScheduler(e.encodedLength());
+                return;
+            }
+            if (0 == finishedCount)
+            {
+                finishedEncoder.wrapAndApplyHeader(finishedOut, 0, headerEncoder);
+                finishedEntries = finishedEncoder.tasksCount(TasksFinishedEncoder.TasksEncoder.countMaxValue());
+            }
+            final TasksFinishedEncoder.TasksEncoder e = finishedEntries.next()
+                .nbytes(r.nbytes).durationNs(r.durationNs).typeCode(r.codecId);
+            final DirectBuffer ascii = keys.ascii(key);
+            if (null != ascii)
+            {
+                e.putKey(ascii, 0, ascii.capacity());
+            }
+            else
+            {
+                e.key(key);
+            }
+            e.putValue(inlineView, 0, valueLength);
+            if (++finishedCount == TasksFinishedEncoder.TasksEncoder.countMaxValue())
+            {
+                flushFinished();
             }
         }
-        e.putValue(inlineView, 0, 0);
+        finally
+        {
+            if (null != block)
+            {
+                block.close();
+            }
+        }
+    }
+
+    private void flushFinished()
+    {
+        if (0 == finishedCount)
+        {
+            return;
+        }
+        finishedEntries.resetCountToIndex();
+        finishedCount = 0;
+        node.send(GridProtocol.SCHEDULER_NODE_ID, finishedOut, 0, finishedEncoder.limit());
     }
 
     private static String truncate(final String s, final int max)

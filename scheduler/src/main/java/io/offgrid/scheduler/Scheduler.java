@@ -38,7 +38,11 @@ public final class Scheduler implements AutoCloseable
      */
     public static final class Context
     {
+        /** Most extra root tasks per thread that {@link #rootTaskPipelineNs(long)} gives. */
+        public static final int MAX_PIPELINED_PER_THREAD = 16;
+
         private double workerSaturation = 1.1;
+        private long rootTaskPipelineNs = 250_000L;
         private long bandwidthBytesPerSecond = 100_000_000L;
         private long defaultTaskDurationNs = 500_000_000L;
         private long stealIntervalNs = 100_000_000L;
@@ -68,6 +72,30 @@ public final class Scheduler implements AutoCloseable
         public double workerSaturation()
         {
             return workerSaturation;
+        }
+
+        /**
+         * Root tasks that take less than this on average (measured) get extra slots on top of the saturation, so a
+         * worker's threads do not wait out the scheduler's round trip between one short task and the next: up to
+         * {@code rootTaskPipelineNs / average duration} more per thread, at most {@link #MAX_PIPELINED_PER_THREAD}.
+         * Long tasks are queued exactly as by the saturation alone. Default 250 us (about the round trip through
+         * the scheduler here); 0 turns it off.
+         *
+         * @param v nanoseconds, not negative.
+         * @return this.
+         */
+        public Context rootTaskPipelineNs(final long v)
+        {
+            rootTaskPipelineNs = v;
+            return this;
+        }
+
+        /**
+         * @return the round trip short root tasks are pipelined over, ns (0: off).
+         */
+        public long rootTaskPipelineNs()
+        {
+            return rootTaskPipelineNs;
         }
 
         /**
@@ -242,6 +270,7 @@ public final class Scheduler implements AutoCloseable
         public Context conclude()
         {
             require(workerSaturation >= 1.0 && workerSaturation <= 1000, "workerSaturation must be in [1, 1000]");
+            require(rootTaskPipelineNs >= 0, "rootTaskPipelineNs must not be negative");
             require(bandwidthBytesPerSecond > 0, "bandwidthBytesPerSecond must be positive");
             require(defaultTaskDurationNs > 0, "defaultTaskDurationNs must be positive");
             require(stealIntervalNs >= 0, "stealIntervalNs must not be negative");
@@ -2346,7 +2375,9 @@ public final class Scheduler implements AutoCloseable
 
     private int openSlots(final WorkerState w)
     {
-        return (int)Math.ceil(w.threads * ctx.workerSaturation) - w.processingCount;
+        final long pipelined = 0 == ctx.rootTaskPipelineNs ? 0 :
+            Math.min(Context.MAX_PIPELINED_PER_THREAD, ctx.rootTaskPipelineNs / avgDurationNs);
+        return (int)Math.ceil(w.threads * ctx.workerSaturation) + (int)(w.threads * pipelined) - w.processingCount;
     }
 
     private WorkerState mostOpenSlots()

@@ -608,6 +608,72 @@ class SchedulerRulesTest
         assertEquals(13, s.queuedCount());
     }
 
+    /** Finishes the oldest task sent to worker 1, measured at {@code computeNs}; returns how many it now runs. */
+    private int finishOldest(final java.util.ArrayDeque<String> running, final long computeNs)
+    {
+        for (final Cmd c : sink.of(Kind.COMPUTE))
+        {
+            running.add(c.key);
+        }
+        sink.take();
+        s.taskFinished(1, running.poll(), 1, "long", computeNs);
+        Invariants.check(s);
+        for (final Cmd c : sink.of(Kind.COMPUTE))
+        {
+            running.add(c.key);
+        }
+        sink.take();
+        return s.processingCount(1);
+    }
+
+    @Test
+    void shortRootTasksArePipelinedPastTheSaturationAndLongOnesAreNot()
+    {
+        workers(1, 1);
+        graph.clear();
+        for (int i = 0; i < 200; i++)
+        {
+            graph.task("r" + i, FN).want("r" + i);
+        }
+        s.submitGraph(C1, graph);
+        assertEquals(2, s.processingCount(1), "durations not measured yet (1 ms assumed): ceil(1 x 1.1) = 2");
+        final java.util.ArrayDeque<String> running = new java.util.ArrayDeque<>();
+        int inFlight = 0;
+        for (int i = 0; i < 60; i++)
+        {
+            inFlight = finishOldest(running, 10_000);
+        }
+        assertEquals(2 + Scheduler.Context.MAX_PIPELINED_PER_THREAD, inFlight,
+            "10 us tasks: 250 us / 10 us pipelined per thread, capped");
+        for (int i = 0; i < 60; i++)
+        {
+            inFlight = finishOldest(running, 5_000_000);
+        }
+        assertEquals(2, inFlight, "5 ms tasks: the saturation alone");
+    }
+
+    @Test
+    void rootTaskPipeliningOffKeepsTheSaturationAlone()
+    {
+        s.close();
+        s = new Scheduler(new Scheduler.Context().defaultTaskDurationNs(1_000_000).workerTimeoutNs(0)
+            .rootTaskPipelineNs(0), sink);
+        s.clientConnected(C1);
+        workers(1, 1);
+        graph.clear();
+        for (int i = 0; i < 50; i++)
+        {
+            graph.task("r" + i, FN).want("r" + i);
+        }
+        s.submitGraph(C1, graph);
+        final java.util.ArrayDeque<String> running = new java.util.ArrayDeque<>();
+        for (int i = 0; i < 30; i++)
+        {
+            assertEquals(2, finishOldest(running, 10_000));
+        }
+        assertThrows(IllegalArgumentException.class, () -> new Scheduler.Context().rootTaskPipelineNs(-1).conclude());
+    }
+
     @Test
     void queuedTasksLeaveInPriorityOrder()
     {

@@ -73,6 +73,10 @@ final class MessageValidator
         templates.put(DefineFunctionDecoder.TEMPLATE_ID, new Template(DefineFunctionDecoder.BLOCK_LENGTH, (b, o, l, v) -> defineFunction.wrap(b, o, l, v).sbeSkip().encodedLength()));
         final FetchKeyDecoder fetchKey = new FetchKeyDecoder();
         templates.put(FetchKeyDecoder.TEMPLATE_ID, new Template(FetchKeyDecoder.BLOCK_LENGTH, (b, o, l, v) -> fetchKey.wrap(b, o, l, v).sbeSkip().encodedLength()));
+        final TasksFinishedDecoder tasksFinished = new TasksFinishedDecoder();
+        templates.put(TasksFinishedDecoder.TEMPLATE_ID, new Template(TasksFinishedDecoder.BLOCK_LENGTH, (b, o, l, v) -> tasksFinished.wrap(b, o, l, v).sbeSkip().encodedLength()));
+        final KeyStatesDecoder keyStates = new KeyStatesDecoder();
+        templates.put(KeyStatesDecoder.TEMPLATE_ID, new Template(KeyStatesDecoder.BLOCK_LENGTH, (b, o, l, v) -> keyStates.wrap(b, o, l, v).sbeSkip().encodedLength()));
         final FreeKeysDecoder freeKeys = new FreeKeysDecoder();
         templates.put(FreeKeysDecoder.TEMPLATE_ID, new Template(FreeKeysDecoder.BLOCK_LENGTH, (b, o, l, v) -> freeKeys.wrap(b, o, l, v).sbeSkip().encodedLength()));
         final GoodbyeDecoder goodbye = new GoodbyeDecoder();
