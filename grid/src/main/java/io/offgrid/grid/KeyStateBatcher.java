@@ -1,6 +1,5 @@
 package io.offgrid.grid;
 
-import io.offgrid.transport.KeyCache;
 import io.offgrid.transport.protocol.KeyState;
 import io.offgrid.transport.protocol.KeyStatesEncoder;
 import io.offgrid.transport.protocol.MessageHeaderEncoder;
@@ -45,7 +44,6 @@ final class KeyStateBatcher
     private final Long2ObjectHashMap<Batch> batches = new Long2ObjectHashMap<>();
     private final LongArrayList pending = new LongArrayList();
     private final MessageHeaderEncoder header = new MessageHeaderEncoder();
-    private final KeyCache keys;
     private final int capacity;
     private final Sender sender;
     private long messagesSent;
@@ -53,13 +51,11 @@ final class KeyStateBatcher
 
     /**
      * @param capacity largest message, bytes.
-     * @param keys     encodes keys without allocating.
      * @param sender   sends a finished batch.
      */
-    KeyStateBatcher(final int capacity, final KeyCache keys, final Sender sender)
+    KeyStateBatcher(final int capacity, final Sender sender)
     {
         this.capacity = capacity;
-        this.keys = keys;
         this.sender = sender;
     }
 
@@ -95,24 +91,8 @@ final class KeyStateBatcher
             pending.addLong(clientId);
         }
         final KeyStatesEncoder.EntriesEncoder e = b.entries.next().state(state).nbytes(nbytes);
-        final DirectBuffer ascii = keys.ascii(key);
-        if (null != ascii)
-        {
-            e.putKey(ascii, 0, ascii.capacity());
-        }
-        else
-        {
-            e.key(key);
-        }
-        final DirectBuffer asciiMessage = keys.ascii(message);
-        if (null != asciiMessage)
-        {
-            e.putMessage(asciiMessage, 0, asciiMessage.capacity());
-        }
-        else
-        {
-            e.message(message);
-        }
+        e.key(key);
+        e.message(message);
         e.putValue(value, 0, valueLength);
         if (++b.count == MAX_ENTRIES)
         {

@@ -8,7 +8,6 @@ import io.offgrid.scheduler.Scheduler;
 import io.offgrid.scheduler.TaskGraph;
 import io.offgrid.transport.PeerListener;
 import io.offgrid.transport.AgentGroup;
-import io.offgrid.transport.KeyCache;
 import io.offgrid.transport.TransportNode;
 import io.offgrid.transport.WakeableIdleStrategy;
 import io.offgrid.transport.protocol.BooleanType;
@@ -202,9 +201,6 @@ public final class SchedulerServer implements AutoCloseable
     private final UnsafeBuffer out;
     private final UnsafeBuffer freeOut;
     private final FreeKeysEncoder freeEncoder = new FreeKeysEncoder();
-    /** Keys on the hot paths decode and encode through this (agent thread): a key seen recently costs no allocation. */
-    private final KeyCache keys = new KeyCache();
-    private final UnsafeBuffer keyView = new UnsafeBuffer(0, 0);
     private final Long2ObjectHashMap<ArrayList<String>> pendingFrees = new Long2ObjectHashMap<>();
     private final KeyStateBatcher keyStates;
     private final LongArrayList workersWithFrees = new LongArrayList();
@@ -249,7 +245,7 @@ public final class SchedulerServer implements AutoCloseable
         this.node = TransportNode.launch(tctx);
         this.out = new UnsafeBuffer(new byte[node.maxMessageLength()]);
         this.freeOut = new UnsafeBuffer(new byte[node.maxMessageLength()]);
-        this.keyStates = new KeyStateBatcher(Math.min(KEY_STATES_BATCH_BYTES, node.maxMessageLength()), keys,
+        this.keyStates = new KeyStateBatcher(Math.min(KEY_STATES_BATCH_BYTES, node.maxMessageLength()),
             (clientId, buffer, length) ->
             {
                 if (!node.send(clientId, buffer, 0, length))
@@ -376,15 +372,7 @@ public final class SchedulerServer implements AutoCloseable
             for (int k = 0; k < count; k++)
             {
                 final String key = batch.get(i + k);
-                final DirectBuffer ascii = keys.ascii(key);
-                if (null != ascii)
-                {
-                    ke.next().putKey(ascii, 0, ascii.capacity());
-                }
-                else
-                {
-                    ke.next().key(key);
-                }
+                ke.next().key(key);
             }
             i += count;
             if (!node.send(workerId, freeOut, 0, MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength()))
@@ -557,8 +545,7 @@ public final class SchedulerServer implements AutoCloseable
                     final long nbytes = d.nbytes();
                     final long durationNs = d.durationNs();
                     final int type = d.typeCode();
-                    d.wrapKey(keyView);
-                    final String key = keys.get(keyView);
+                    final String key = d.key();
                     d.wrapValue(inlineValue);
                     finished(peerId, key, nbytes, type, durationNs);
                     break;
@@ -570,8 +557,7 @@ public final class SchedulerServer implements AutoCloseable
                         final long nbytes = t.nbytes();
                         final long durationNs = t.durationNs();
                         final int type = t.typeCode();
-                        t.wrapKey(keyView);
-                        final String key = keys.get(keyView);
+                        final String key = t.key();
                         t.wrapValue(inlineValue);
                         finished(peerId, key, nbytes, type, durationNs);
                     }
@@ -592,15 +578,13 @@ public final class SchedulerServer implements AutoCloseable
                 case WantKeysDecoder.TEMPLATE_ID:
                     for (final WantKeysDecoder.KeysDecoder k : wantKeys.wrapAndApplyHeader(buffer, offset, headerDecoder).keys())
                     {
-                        k.wrapKey(keyView);
-                        scheduler.wantKey(peerId, keys.get(keyView));
+                        scheduler.wantKey(peerId, k.key());
                     }
                     break;
                 case ReleaseKeysDecoder.TEMPLATE_ID:
                     for (final ReleaseKeysDecoder.KeysDecoder k : releaseKeys.wrapAndApplyHeader(buffer, offset, headerDecoder).keys())
                     {
-                        k.wrapKey(keyView);
-                        scheduler.releaseKey(peerId, keys.get(keyView));
+                        scheduler.releaseKey(peerId, k.key());
                     }
                     break;
                 case CancelKeysDecoder.TEMPLATE_ID:
@@ -820,8 +804,7 @@ public final class SchedulerServer implements AutoCloseable
                 keyList.clear();
                 for (final SubmitGraphDecoder.TasksDecoder.DependenciesDecoder dep : t.dependencies())
                 {
-                    dep.wrapKey(keyView);
-                    keyList.add(keys.get(keyView));
+                keyList.add(dep.key());
                 }
                 long[] ws = null;
                 final SubmitGraphDecoder.TasksDecoder.WorkersDecoder wd = t.workers();
@@ -834,8 +817,7 @@ public final class SchedulerServer implements AutoCloseable
                         ws[i++] = w.nodeId();
                     }
                 }
-                t.wrapKey(keyView);
-                final String key = keys.get(keyView);
+                final String key = t.key();
                 // The scheduler's opaque payload: the function id, then the encoded arguments.
                 final byte[] payload = new byte[8 + t.argumentsLength()];
                 new UnsafeBuffer(payload).putLong(0, fnId, ByteOrder.LITTLE_ENDIAN);
@@ -856,8 +838,7 @@ public final class SchedulerServer implements AutoCloseable
             }
             for (final SubmitGraphDecoder.WantsDecoder w : d.wants())
             {
-                w.wrapKey(keyView);
-                final String key = keys.get(keyView);
+                final String key = w.key();
                 graph.want(key);
                 wantList.add(key);
             }
@@ -1158,15 +1139,7 @@ public final class SchedulerServer implements AutoCloseable
                     ie.next().nodeId(task.dependencyHolder(i, h)).nbytes(task.dependencyNbytes(i)).key(dep);
                 }
             }
-            final DirectBuffer ascii = keys.ascii(task.key());
-            if (null != ascii)
-            {
-                e.putKey(ascii, 0, ascii.capacity());
-            }
-            else
-            {
-                e.key(task.key());
-            }
+            e.key(task.key());
             e.putArguments(payload, 8, payload.length - 8);
             send(workerId, e.encodedLength());
         }
@@ -1239,15 +1212,7 @@ public final class SchedulerServer implements AutoCloseable
             // An error (class, message and stack trace) or an update too large to batch goes alone, in order.
             final KeyStateUpdateEncoder e = keyStateEncoder.wrapAndApplyHeader(out, 0, headerEncoder);
             e.state(state).nbytes(nbytes).typeCode(0);
-            final DirectBuffer ascii = keys.ascii(key);
-            if (null != ascii)
-            {
-                e.putKey(ascii, 0, ascii.capacity());
-            }
-            else
-            {
-                e.key(key);
-            }
+            e.key(key);
             if (status == KeyStatus.ERRED)
             {
                 final String[] parts = GridProtocol.splitError(message);

@@ -15,7 +15,6 @@ import io.offgrid.transport.BlockAllocator;
 import io.offgrid.transport.BlockListener;
 import io.offgrid.transport.PeerListener;
 import io.offgrid.transport.AgentGroup;
-import io.offgrid.transport.KeyCache;
 import io.offgrid.transport.TransportNode;
 import io.offgrid.transport.WakeableIdleStrategy;
 import io.offgrid.transport.protocol.BlockStatus;
@@ -593,13 +592,6 @@ public final class Worker implements AutoCloseable
 
     // ============================================================================================== agent
 
-    /**
-     * Keys decode and encode through this on the agent thread: a task's key arrives in its compute and again in its
-     * free, and the second decodes without allocating.
-     */
-    private final KeyCache keys = new KeyCache();
-    private final UnsafeBuffer keyView = new UnsafeBuffer(0, 0);
-
     private final class WorkerAgent implements Agent
     {
         /** Bound once: a method reference made in doWork() would be a new object every duty cycle. */
@@ -883,15 +875,7 @@ public final class Worker implements AutoCloseable
             }
             final TasksFinishedEncoder.TasksEncoder e = finishedEntries.next()
                 .nbytes(r.nbytes).durationNs(r.durationNs).typeCode(r.codecId);
-            final DirectBuffer ascii = keys.ascii(key);
-            if (null != ascii)
-            {
-                e.putKey(ascii, 0, ascii.capacity());
-            }
-            else
-            {
-                e.key(key);
-            }
+            e.key(key);
             e.putValue(inlineView, 0, valueLength);
             if (++finishedCount == TasksFinishedEncoder.TasksEncoder.countMaxValue())
             {
@@ -1115,8 +1099,7 @@ public final class Worker implements AutoCloseable
                 case FreeKeysDecoder.TEMPLATE_ID:
                     for (final FreeKeysDecoder.KeysDecoder k : freeKeys.wrapAndApplyHeader(buffer, offset, headerDecoder).keys())
                     {
-                        k.wrapKey(keyView);
-                        final String key = keys.get(keyView);
+                        final String key = k.key();
                         cancelTask(key);
                         dropKey(key);
                     }
@@ -1185,11 +1168,9 @@ public final class Worker implements AutoCloseable
             {
                 final long holder = in.nodeId();
                 in.nbytes();
-                in.wrapKey(keyView);
-                inputs.computeIfAbsent(keys.get(keyView), k -> new ArrayList<>(2)).add(holder);
+                inputs.computeIfAbsent(in.key(), k -> new ArrayList<>(2)).add(holder);
             }
-            d.wrapKey(keyView);
-            final String key = keys.get(keyView);
+            final String key = d.key();
             final byte[] args = new byte[d.argumentsLength()];
             d.getArguments(args, 0, args.length);
             cancelTask(key); // a task sent again (fresh locations) replaces the earlier one
