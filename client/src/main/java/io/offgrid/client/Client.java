@@ -119,6 +119,9 @@ public final class Client implements AutoCloseable
     }
 
     /** A task ready to be sent: its function shipped by id. */
+    /** Bytes one scattered value takes at most in a request or stored notice: sizes, lengths, "scatter-" + 16 hex. */
+    private static final int SCATTER_ENTRY_BOUND = 64;
+
     record TaskSpec(String key, long functionId, byte[] functionCode, byte[] arguments, List<String> dependencies,
         int priority, int retries, boolean pure, long[] workers, boolean allowOtherWorkers)
     {
@@ -534,10 +537,38 @@ public final class Client implements AutoCloseable
      * @param <T>     value type.
      * @return one future per value, in order.
      */
-    @SuppressWarnings({"unchecked", "rawtypes"})
     public <T> List<GridFuture<T>> scatter(final List<T> values, final ScatterOptions options)
     {
         checkOpen();
+        // A scatter request names every key with its size, and so does the stored notice: more values than one
+        // message holds go a message's worth at a time.
+        final int page = Math.max(1, out.capacity() / SCATTER_ENTRY_BOUND);
+        if (values.size() <= page)
+        {
+            return scatterPage(values, options);
+        }
+        final List<GridFuture<T>> all = new ArrayList<>(values.size());
+        try
+        {
+            for (int i = 0; i < values.size(); i += page)
+            {
+                all.addAll(scatterPage(values.subList(i, Math.min(values.size(), i + page)), options));
+            }
+        }
+        catch (final RuntimeException ex)
+        {
+            for (final GridFuture<T> f : all)
+            {
+                f.release();
+            }
+            throw ex;
+        }
+        return all;
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private <T> List<GridFuture<T>> scatterPage(final List<T> values, final ScatterOptions options)
+    {
         final int n = values.size();
         final String[] locals = new String[n];
         final String[] keys = new String[n];
@@ -960,15 +991,26 @@ public final class Client implements AutoCloseable
         }
         node.execute(() ->
         {
-            final CancelKeysEncoder e = new CancelKeysEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
-                .force(force ? BooleanType.TRUE : BooleanType.FALSE);
-            final CancelKeysEncoder.KeysEncoder ke = e.keysCount(keys.size());
-            for (final String k : keys)
+            // As many messages as the keys need: each key's cancel stands alone on the scheduler.
+            int i = 0;
+            while (i < keys.size())
             {
-                ke.next().key(k);
+                final int count = GridProtocol.keysThatFit(keys, i,
+                    MessageHeaderEncoder.ENCODED_LENGTH + CancelKeysEncoder.BLOCK_LENGTH + 4, out.capacity());
+                final CancelKeysEncoder e = new CancelKeysEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
+                    .force(force ? BooleanType.TRUE : BooleanType.FALSE);
+                final CancelKeysEncoder.KeysEncoder ke = e.keysCount(count);
+                for (int k = 0; k < count; k++)
+                {
+                    ke.next().key(keys.get(i + k));
+                }
+                i += count;
+                sendToScheduler(e.encodedLength());
             }
-            sendToScheduler(e.encodedLength());
         });
+        // A round trip behind the cancels: the scheduler answers only after the updates they made, finished
+        // futures included, so every future reads CANCELLED when this returns (as in Dask).
+        info();
         final long deadline = System.nanoTime() + config.requestTimeoutNs();
         for (final GridFuture<?> f : futures)
         {
@@ -1009,29 +1051,32 @@ public final class Client implements AutoCloseable
      */
     public void rebalance(final Collection<? extends GridFuture<?>> futures, final long[] workers)
     {
-        final long requestId = nextRequestId.getAndIncrement();
-        request(requestId, "rebalance", () ->
+        final int fixed = MessageHeaderEncoder.ENCODED_LENGTH + RebalanceRequestEncoder.BLOCK_LENGTH + 8 +
+            8 * (null == workers ? 0 : workers.length);
+        // More keys than one message holds: rebalanced a message's worth at a time, in turn.
+        for (final List<String> page : keyPages(futures, fixed))
         {
-            final RebalanceRequestEncoder e = new RebalanceRequestEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
-                .requestId(requestId);
-            final RebalanceRequestEncoder.KeysEncoder ke = e.keysCount(null == futures ? 0 : futures.size());
-            if (null != futures)
+            final long requestId = nextRequestId.getAndIncrement();
+            request(requestId, "rebalance", () ->
             {
-                for (final GridFuture<?> f : futures)
+                final RebalanceRequestEncoder e = new RebalanceRequestEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
+                    .requestId(requestId);
+                final RebalanceRequestEncoder.KeysEncoder ke = e.keysCount(page.size());
+                for (final String key : page)
                 {
-                    ke.next().key(f.key());
+                    ke.next().key(key);
                 }
-            }
-            final RebalanceRequestEncoder.WorkersEncoder we = e.workersCount(null == workers ? 0 : workers.length);
-            if (null != workers)
-            {
-                for (final long w : workers)
+                final RebalanceRequestEncoder.WorkersEncoder we = e.workersCount(null == workers ? 0 : workers.length);
+                if (null != workers)
                 {
-                    we.next().nodeId(w);
+                    for (final long w : workers)
+                    {
+                        we.next().nodeId(w);
+                    }
                 }
-            }
-            sendToScheduler(e.encodedLength());
-        });
+                sendToScheduler(e.encodedLength());
+            });
+        }
     }
 
     /**
@@ -1047,26 +1092,57 @@ public final class Client implements AutoCloseable
         {
             throw new IllegalArgumentException("replicate needs n >= 1: " + n);
         }
-        final long requestId = nextRequestId.getAndIncrement();
-        request(requestId, "replicate", () ->
+        final int fixed = MessageHeaderEncoder.ENCODED_LENGTH + ReplicateRequestEncoder.BLOCK_LENGTH + 8 +
+            8 * (null == workers ? 0 : workers.length);
+        for (final List<String> page : keyPages(futures, fixed))
         {
-            final ReplicateRequestEncoder e = new ReplicateRequestEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
-                .requestId(requestId).copies(n);
-            final ReplicateRequestEncoder.KeysEncoder ke = e.keysCount(futures.size());
+            final long requestId = nextRequestId.getAndIncrement();
+            request(requestId, "replicate", () ->
+            {
+                final ReplicateRequestEncoder e = new ReplicateRequestEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
+                    .requestId(requestId).copies(n);
+                final ReplicateRequestEncoder.KeysEncoder ke = e.keysCount(page.size());
+                for (final String key : page)
+                {
+                    ke.next().key(key);
+                }
+                final ReplicateRequestEncoder.WorkersEncoder we = e.workersCount(null == workers ? 0 : workers.length);
+                if (null != workers)
+                {
+                    for (final long w : workers)
+                    {
+                        we.next().nodeId(w);
+                    }
+                }
+                sendToScheduler(e.encodedLength());
+            });
+        }
+    }
+
+    /**
+     * The futures' keys cut into lists that each fit one message beside {@code fixedLength} bytes of other fields;
+     * one empty list for none.
+     */
+    private List<List<String>> keyPages(final Collection<? extends GridFuture<?>> futures, final int fixedLength)
+    {
+        final ArrayList<String> keys = new ArrayList<>(null == futures ? 0 : futures.size());
+        if (null != futures)
+        {
             for (final GridFuture<?> f : futures)
             {
-                ke.next().key(f.key());
+                keys.add(f.key());
             }
-            final ReplicateRequestEncoder.WorkersEncoder we = e.workersCount(null == workers ? 0 : workers.length);
-            if (null != workers)
-            {
-                for (final long w : workers)
-                {
-                    we.next().nodeId(w);
-                }
-            }
-            sendToScheduler(e.encodedLength());
-        });
+        }
+        final List<List<String>> pages = new ArrayList<>();
+        int i = 0;
+        do
+        {
+            final int count = keys.isEmpty() ? 0 : GridProtocol.keysThatFit(keys, i, fixedLength, out.capacity());
+            pages.add(keys.subList(i, i + count));
+            i += count;
+        }
+        while (i < keys.size());
+        return pages;
     }
 
     /**

@@ -347,9 +347,32 @@ class ClientApiTest
             assertTrue(listed.contains(f.key()), f.key());
         }
         assertEquals(n, client.nbytes(many).size());
+        // Requests naming more keys than one message holds (about 20,000 fit) go a message's worth at a time.
+        client.replicate(many, 2, null); // the copies complete in the background
+        await(() -> client.whoHas(many).values().stream().allMatch(w -> w.length == 2), 30_000,
+            "every one of 30,000 keys on both workers");
+        client.rebalance(many, null);
+        client.cancel(many, false);
+        for (final GridFuture<Long> f : many)
+        {
+            assertEquals(FutureStatus.CANCELLED, f.status(), f.key());
+        }
         // More releases than the client's command queue holds (16,384): none is lost, everything is freed.
         many.forEach(GridFuture::release);
         await(() -> total(cluster) == 0, 10_000, "all 30,000 results freed");
         assertTrue(client.hasWhat().values().stream().allMatch(List::isEmpty), "the scheduler holds none of them");
+    }
+
+    @Test
+    void aScatterOfMoreValuesThanOneRequestHoldsArrivesWhole()
+    {
+        // About 8,000 values fit in one scatter request: 9,000 need two.
+        final int n = 9_000;
+        final List<Integer> values = java.util.stream.IntStream.range(0, n).boxed().toList();
+        final List<GridFuture<Integer>> scattered = client.scatter(values, ScatterOptions.options());
+        assertEquals(n, scattered.size());
+        assertEquals(values, client.gather(scattered));
+        scattered.forEach(GridFuture::release);
+        await(() -> total(cluster) == 0, 10_000, "all 9,000 scattered values freed");
     }
 }
