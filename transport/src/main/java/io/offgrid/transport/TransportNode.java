@@ -63,6 +63,8 @@ public final class TransportNode implements Agent, AutoCloseable
         MessageHeaderEncoder.ENCODED_LENGTH + BlockChunkEncoder.BLOCK_LENGTH + BlockChunkEncoder.dataHeaderLength();
     private static final int FRAGMENT_LIMIT = 64;
     private static final int CHUNKS_PER_PEER_PER_CYCLE = 8;
+    /** Up to this many driver duty cycles per node cycle while the driver has work: 2 MiB of 64 KiB datagrams. */
+    static final int DRIVER_STEPS_PER_CYCLE = 32;
     static final int MAX_LOGGED_SESSIONS = 1024;
 
     private final Context ctx;
@@ -1955,9 +1957,32 @@ public final class TransportNode implements Agent, AutoCloseable
         int work = 0;
         if (null != driverInvoker)
         {
-            work += driverInvoker.invoke();
+            work += invokeDriver(driverInvoker);
         }
         work += conductorInvoker.invoke();
+        return work;
+    }
+
+    /**
+     * Step an embedded driver until it runs out of work, at most {@link #DRIVER_STEPS_PER_CYCLE} times. Why: one
+     * driver duty cycle sends one datagram per publication and reads one per socket, so stepping it once per node
+     * cycle capped a bulk stream at 64 KiB per cycle (138 MB/s measured for a gather when cycles were slow).
+     *
+     * @param driver the driver's invoker.
+     * @return work done.
+     */
+    static int invokeDriver(final AgentInvoker driver)
+    {
+        int work = 0;
+        for (int i = 0; i < DRIVER_STEPS_PER_CYCLE; i++)
+        {
+            final int w = driver.invoke();
+            if (0 == w)
+            {
+                break;
+            }
+            work += w;
+        }
         return work;
     }
 
