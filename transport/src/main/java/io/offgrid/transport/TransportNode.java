@@ -1968,7 +1968,7 @@ public final class TransportNode implements Agent, AutoCloseable
     /**
      * Step an embedded driver once, and again while it moves data, at most {@link #DRIVER_STEPS_PER_CYCLE} times.
      * Why: one driver duty cycle sends one datagram per publication and reads one per socket, so stepping it once
-     * per node cycle capped a UDP stream at 64 KiB per cycle (a gather ran at 138 MB/s when cycles were slow).
+     * per node cycle tied a UDP stream to 64 KiB per node cycle.
      * The sender and receiver count bytes as their work; bookkeeping alone (a few units) does not repeat the
      * step, so a cycle with no data costs what it did.
      *
