@@ -26,8 +26,9 @@ import java.util.stream.Stream;
 
 /**
  * The embedded default: a scheduler and N workers on this host with no set-up. Workers run in this JVM sharing
- * one media driver (Aeron IPC between nodes), or each in its own JVM over UDP on 127.0.0.1
- * ({@link Builder#processes(boolean)}). {@link #close()} leaves no process, file or shared memory behind.
+ * one media driver (Aeron IPC between nodes), or each in its own JVM ({@link Builder#processes(boolean)}), joined
+ * to this JVM's driver as Aeron clients so data between them still moves over shared memory (or, with
+ * {@link Builder#sharedDriver(boolean) sharedDriver(false)}, each with a driver of its own, over UDP on 127.0.0.1). {@link #close()} leaves no process, file or shared memory behind.
  * <pre>{@code
  * try (LocalCluster cluster = LocalCluster.start(2);
  *      Client client = cluster.client())
@@ -67,6 +68,7 @@ public final class LocalCluster implements AutoCloseable
         private long peerTimeoutNs = TimeUnit.SECONDS.toNanos(10);
         private String serializationAllowList;
         private List<String> workerJvmOptions = List.of("-Xmx1g", "-XX:+UseSerialGC");
+        private boolean sharedDriver = true;
         private Scheduler.Context schedulerContext;
 
         /**
@@ -148,6 +150,18 @@ public final class LocalCluster implements AutoCloseable
         public Builder workerJvmOptions(final List<String> options)
         {
             this.workerJvmOptions = List.copyOf(options);
+            return this;
+        }
+
+        /**
+         * @param shared process workers join this JVM's media driver, so every node of the cluster moves control
+         *               and bulk data over Aeron IPC (shared memory) instead of UDP on 127.0.0.1 (default true);
+         *               false: each worker embeds its own driver and talks UDP, as workers on other hosts do.
+         * @return this.
+         */
+        public Builder sharedDriver(final boolean shared)
+        {
+            this.sharedDriver = shared;
             return this;
         }
 
@@ -408,6 +422,10 @@ public final class LocalCluster implements AutoCloseable
         cmd.add("--peer-timeout-ms=" + TimeUnit.NANOSECONDS.toMillis(config.peerTimeoutNs));
         cmd.add("--spill-directory=" + spill);
         cmd.add("--print-ready");
+        if (config.sharedDriver)
+        {
+            cmd.add("--aeron-dir=" + driver.aeronDirectoryName());
+        }
         if (null != config.serializationAllowList)
         {
             cmd.add("--allow=" + config.serializationAllowList);
@@ -556,12 +574,25 @@ public final class LocalCluster implements AutoCloseable
         }
     }
 
-    private static void cleanUpAfter(final WorkerHandle w)
+    private void cleanUpAfter(final WorkerHandle w)
     {
-        // A SIGKILLed JVM cannot delete its driver directory; we know where it is.
-        if (null != w.aeronDirectory)
+        // A SIGKILLed JVM cannot delete its driver directory; we know where it is. The shared one is ours to keep:
+        // our driver drops a dead worker's publications once its client times out.
+        if (null != w.aeronDirectory && !sameDirectory(w.aeronDirectory, driver.aeronDirectoryName()))
         {
             deleteRecursively(Paths.get(w.aeronDirectory));
+        }
+    }
+
+    private static boolean sameDirectory(final String a, final String b)
+    {
+        try
+        {
+            return Paths.get(a).toRealPath().equals(Paths.get(b).toRealPath());
+        }
+        catch (final IOException ex)
+        {
+            return Paths.get(a).toAbsolutePath().normalize().equals(Paths.get(b).toAbsolutePath().normalize());
         }
     }
 

@@ -163,6 +163,10 @@ public final class Offgrid implements Callable<Integer>
         @Option(names = "--allow", description = "Extra Java serialization allow-list patterns for your classes, like 'com.acme.**'.")
         String allow;
 
+        @Option(names = "--aeron-dir", description = "Join the media driver running in this directory (one driver per " +
+            "host: nodes on it move data over shared memory) instead of embedding one (UDP to every peer).")
+        String aeronDir;
+
         @Option(names = "--id", hidden = true, defaultValue = "-1")
         long id;
 
@@ -185,6 +189,10 @@ public final class Offgrid implements Callable<Integer>
             if (threads > 0)
             {
                 ctx.threads(threads);
+            }
+            if (null != aeronDir)
+            {
+                ctx.aeronDirectoryName(aeronDir);
             }
             if (null != spillDirectory)
             {

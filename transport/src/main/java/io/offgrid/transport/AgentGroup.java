@@ -263,7 +263,7 @@ public final class AgentGroup implements AutoCloseable
             int work = 0;
             if (null != driver)
             {
-                work += driver.invoke();
+                work += TransportNode.invokeDriver(driver);
             }
             Runnable command;
             while (null != (command = membership.poll()))

@@ -63,6 +63,10 @@ public final class TransportNode implements Agent, AutoCloseable
         MessageHeaderEncoder.ENCODED_LENGTH + BlockChunkEncoder.BLOCK_LENGTH + BlockChunkEncoder.dataHeaderLength();
     private static final int FRAGMENT_LIMIT = 64;
     private static final int CHUNKS_PER_PEER_PER_CYCLE = 8;
+    /** Up to this many driver duty cycles per node cycle while the driver has work: 2 MiB of 64 KiB datagrams. */
+    static final int DRIVER_STEPS_PER_CYCLE = 32;
+    /** A driver step whose work count reaches this moved a datagram's worth of bytes (bookkeeping counts units). */
+    private static final int DRIVER_DATA_WORK = 1024;
     static final int MAX_LOGGED_SESSIONS = 1024;
 
     private final Context ctx;
@@ -1955,9 +1959,34 @@ public final class TransportNode implements Agent, AutoCloseable
         int work = 0;
         if (null != driverInvoker)
         {
-            work += driverInvoker.invoke();
+            work += invokeDriver(driverInvoker);
         }
         work += conductorInvoker.invoke();
+        return work;
+    }
+
+    /**
+     * Step an embedded driver once, and again while it moves data, at most {@link #DRIVER_STEPS_PER_CYCLE} times.
+     * Why: one driver duty cycle sends one datagram per publication and reads one per socket, so stepping it once
+     * per node cycle tied a UDP stream to 64 KiB per node cycle.
+     * The sender and receiver count bytes as their work; bookkeeping alone (a few units) does not repeat the
+     * step, so a cycle with no data costs what it did.
+     *
+     * @param driver the driver's invoker.
+     * @return work done.
+     */
+    static int invokeDriver(final AgentInvoker driver)
+    {
+        int work = 0;
+        for (int i = 0; i < DRIVER_STEPS_PER_CYCLE; i++)
+        {
+            final int w = driver.invoke();
+            work += w;
+            if (w < DRIVER_DATA_WORK)
+            {
+                break;
+            }
+        }
         return work;
     }
 

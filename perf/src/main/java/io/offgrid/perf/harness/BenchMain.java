@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
  * {@link LocalCluster} of 2 workers × 1 thread, with process workers (UDP on 127.0.0.1) and/or in-process workers
  * (Aeron IPC), prints a table and writes every figure as JSON.
  * <pre>
- * BenchMain [--only a,b,...] [--json FILE] [--workers process|inprocess|both] [--runs N]
+ * BenchMain [--only a,b,...] [--json FILE] [--workers process|process-udp|inprocess|both] [--runs N]
  *           [--size full|smoke] [--wait-quiet SECONDS] [--deadline SECONDS]
  * </pre>
  * Each figure is the median of {@code --runs} runs with their min and max. The machine's load is sampled from
@@ -33,12 +33,19 @@ import java.util.concurrent.TimeUnit;
  */
 public final class BenchMain
 {
+    static final String PROCESS = "process";
+    static final String PROCESS_UDP = "process_udp";
+    static final String INPROCESS = "inprocess";
+    /** Process workers over UDP run the data-path scenarios only: the rest is the same as "process" plus noise. */
+    static final Set<String> UDP_SCENARIOS = Set.of("c", "d", "h");
+
     /** Command-line settings, with defaults. */
     static final class Options
     {
         Set<String> only = new LinkedHashSet<>();
         Path json;
-        List<Boolean> processModes = List.of(Boolean.TRUE, Boolean.FALSE);
+        /** "process" (process workers on the cluster's driver: shared memory), "process_udp", "inprocess". */
+        List<String> processModes = List.of(PROCESS, PROCESS_UDP, INPROCESS);
         int runs = 3;
         Scenarios.Context sizes = new Scenarios.Context();
         double waitQuietS = 0;
@@ -159,11 +166,13 @@ public final class BenchMain
     static String usage()
     {
         return String.join("\n",
-            "usage: bench [--only a,b,...] [--json FILE] [--workers process|inprocess|both] [--runs N]",
+            "usage: bench [--only a,b,...] [--json FILE] [--workers process|process-udp|inprocess|both] [--runs N]",
             "             [--size full|smoke] [--wait-quiet SECONDS] [--quiet-cores CORES] [--deadline SECONDS]",
             "  scenarios (as shared/peers/dask_bench.py): a submit latency, b throughput, c scatter/gather,",
             "  d worker-to-worker, e memory release, f restart, g cancel, h replicate/rebalance",
-            "  defaults: all scenarios, both worker kinds, 3 runs, full sizes, no waiting, 900 s deadline");
+            "  workers: process = process workers on the cluster's driver (shared memory), process-udp = each its own",
+            "  driver over UDP (runs c, d, h only), both = all three kinds",
+            "  defaults: all scenarios, both, 3 runs, full sizes, no waiting, 900 s deadline");
     }
 
     static Options parse(final String[] args)
@@ -206,10 +215,11 @@ public final class BenchMain
                 case "--json" -> o.json = Paths.get(v);
                 case "--workers" -> o.processModes = switch (v)
                 {
-                    case "process" -> List.of(Boolean.TRUE);
-                    case "inprocess" -> List.of(Boolean.FALSE);
-                    case "both" -> List.of(Boolean.TRUE, Boolean.FALSE);
-                    default -> throw new IllegalArgumentException("--workers process|inprocess|both, not " + v);
+                    case "process" -> List.of(PROCESS);
+                    case "process-udp" -> List.of(PROCESS_UDP);
+                    case "inprocess" -> List.of(INPROCESS);
+                    case "both" -> List.of(PROCESS, PROCESS_UDP, INPROCESS);
+                    default -> throw new IllegalArgumentException("--workers process|process-udp|inprocess|both, not " + v);
                 };
                 case "--runs" -> o.runs = parseInt(a, v);
                 case "--size" -> o.sizes = switch (v)
@@ -278,15 +288,14 @@ public final class BenchMain
             {
                 results.put("modes", modes);
             }
-            for (final boolean processes : o.processModes)
+            for (final String mode : o.processModes)
             {
-                final String mode = processes ? "process" : "inprocess";
                 final Map<String, Object> m = new LinkedHashMap<>();
                 synchronized (results)
                 {
                     modes.put(mode, m);
                 }
-                runMode(o, mon, processes, m, results);
+                runMode(o, mon, mode, m, results);
             }
             final Map<String, Object> runLoad = LoadMonitor.delta(runStart, mon.snap());
             synchronized (results)
@@ -308,10 +317,11 @@ public final class BenchMain
         final Client client;
         final Scenarios scenarios;
 
-        Bench(final Options o, final boolean processes)
+        Bench(final Options o, final String mode)
         {
+            final boolean processes = !INPROCESS.equals(mode);
             final LocalCluster c = LocalCluster.builder().workers(2).threadsPerWorker(1).processes(processes)
-                .memoryLimit(4L << 30).peerTimeoutNs(TimeUnit.SECONDS.toNanos(10)).start();
+                .sharedDriver(!PROCESS_UDP.equals(mode)).memoryLimit(4L << 30).peerTimeoutNs(TimeUnit.SECONDS.toNanos(10)).start();
             try
             {
                 cluster = c;
@@ -351,26 +361,28 @@ public final class BenchMain
         }
     }
 
-    private static void runMode(final Options o, final LoadMonitor mon, final boolean processes,
+    private static void runMode(final Options o, final LoadMonitor mon, final String mode,
         final Map<String, Object> m, final Map<String, Object> results)
     {
-        final String mode = processes ? "process" : "inprocess";
+        final boolean processes = !INPROCESS.equals(mode);
         log(o, "starting LocalCluster(workers=2, threadsPerWorker=1, " + mode + ")");
         final long t0 = System.nanoTime();
         Bench bench = null;
         int restarts = 0;
         try
         {
-            bench = new Bench(o, processes);
+            bench = new Bench(o, mode);
             synchronized (results)
             {
-                m.put("cluster", "2 workers x 1 thread, " + (processes ? "process workers (UDP 127.0.0.1)" :
-                    "in-process workers (Aeron IPC)"));
+                m.put("cluster", "2 workers x 1 thread, " + (PROCESS_UDP.equals(mode) ?
+                    "process workers, each its own driver (UDP 127.0.0.1)" : processes ?
+                    "process workers on the cluster's driver (Aeron IPC, shared memory)" : "in-process workers (Aeron IPC)"));
                 m.put("cluster_start_s", LoadMonitor.round((System.nanoTime() - t0) / 1e9, 3));
             }
             for (final Scenarios.Scenario sc : Scenarios.ALL)
             {
-                if (!o.only.isEmpty() && !o.only.contains(sc.letter()))
+                if ((!o.only.isEmpty() && !o.only.contains(sc.letter())) ||
+                    (PROCESS_UDP.equals(mode) && !UDP_SCENARIOS.contains(sc.letter())))
                 {
                     continue;
                 }
@@ -406,7 +418,7 @@ public final class BenchMain
                             log(o, mode + " cluster lost a worker; starting a fresh one");
                             bench.close();
                             bench = null;
-                            bench = new Bench(o, processes);
+                            bench = new Bench(o, mode);
                             restarts++;
                         }
                     }

@@ -101,7 +101,7 @@ class BenchMainTest
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--runs", "0"}))
             .getMessage().contains("--runs"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--workers", "x"}))
-            .getMessage().contains("process|inprocess|both"));
+            .getMessage().contains("process|process-udp|inprocess|both"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--json"}))
             .getMessage().contains("needs a value"));
         assertNull(BenchMain.parse(new String[]{"--help"}));

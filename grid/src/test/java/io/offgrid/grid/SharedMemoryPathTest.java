@@ -1,0 +1,176 @@
+package io.offgrid.grid;
+
+import io.offgrid.client.Client;
+import io.offgrid.client.FutureStatus;
+import io.offgrid.client.GridException;
+import io.offgrid.client.GridFuture;
+import io.offgrid.client.ScatterOptions;
+import io.offgrid.client.SubmitOptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import static io.offgrid.grid.GridTests.MIB;
+import static io.offgrid.grid.GridTests.await;
+import static io.offgrid.grid.GridTests.total;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Bulk data between process workers and the client: over the cluster's driver (Aeron IPC, the same-host
+ * shared-memory path, the default) and over UDP (each worker its own driver). Multi-MiB blocks arrive intact
+ * (checksums) through scatter, gather, replicate and a task pinned to the other worker; a worker SIGKILLed
+ * while it sends leaves no partial block behind and no driver directory in /dev/shm.
+ */
+@Timeout(120)
+class SharedMemoryPathTest
+{
+    @ParameterizedTest(name = "sharedDriver={0}")
+    @ValueSource(booleans = {true, false})
+    void blocksArriveIntactBetweenProcesses(final boolean sharedDriver)
+    {
+        final List<ProcessHandle> children = new ArrayList<>();
+        try (LocalCluster cluster = LocalCluster.builder().workers(2).threadsPerWorker(1).processes(true)
+                 .sharedDriver(sharedDriver).start();
+             Client client = cluster.client())
+        {
+            cluster.workers().forEach(w -> children.add(ProcessHandle.of(w.pid()).orElseThrow()));
+            // On the shared driver a worker embeds none: no driver directory of its own.
+            assertEquals(sharedDriver ? 0 : 2, driverDirectoriesOf(children).size(), "driver directories of workers");
+            final long[] ids = cluster.workerIds();
+            final double[] big = randomDoubles(7, 40 * MIB / 8);
+            final long sum = checksum(big);
+
+            final GridFuture<double[]> f = client.scatter(big, ScatterOptions.options().workers(ids[0]).hash(false));
+            assertArrayEquals(big, client.gather(f), "gathered from A");
+            client.replicate(List.of(f), 2, null);
+            await(() -> client.whoHas(List.of(f)).get(f.key()).length == 2, 20_000, "replicated to B");
+            final GridFuture<Long> onB = client.submit(SharedMemoryPathTest::checksum,
+                SubmitOptions.options().workers(ids[1]).allowOtherWorkers(false), f);
+            assertEquals(sum, onB.get(), "checksum computed on B");
+
+            final List<double[]> small = new ArrayList<>();
+            for (int i = 0; i < 12; i++)
+            {
+                small.add(randomDoubles(100 + i, 4 * MIB / 8));
+            }
+            final List<GridFuture<double[]>> fs = client.scatter(small, ScatterOptions.options().workers(ids[1]).hash(false));
+            final List<double[]> back = client.gather(fs);
+            for (int i = 0; i < small.size(); i++)
+            {
+                assertArrayEquals(small.get(i), back.get(i), "small block " + i);
+            }
+            f.release();
+            onB.release();
+            fs.forEach(GridFuture::release);
+            await(() -> total(cluster) < 1024, 10_000, "freed in the worker processes");
+        }
+        assertEquals(0, ProcessHandle.current().children().count(), "no child process left");
+        assertEquals(List.of(), driverDirectoriesOf(children), "no worker driver directory left");
+    }
+
+    @Test
+    void sigkillOfTheSenderMidTransferLeavesNoPartialBlock() throws InterruptedException
+    {
+        final List<ProcessHandle> children = new ArrayList<>();
+        try (LocalCluster cluster = LocalCluster.builder().workers(2).threadsPerWorker(1).processes(true)
+                 .peerTimeoutNs(TimeUnit.SECONDS.toNanos(3)).start();
+             Client client = cluster.client())
+        {
+            cluster.workers().forEach(w -> children.add(ProcessHandle.of(w.pid()).orElseThrow()));
+            final long[] ids = cluster.workerIds();
+            final long a = ids[0];
+            final long b = ids[1];
+            final double[] big = randomDoubles(11, 256 * MIB / 8);
+            final GridFuture<double[]> f = client.scatter(big, ScatterOptions.options().workers(a).hash(false));
+            await(() -> cluster.worker(b).managedBytes() == 0 && cluster.worker(a).managedBytes() > 0, 10_000,
+                "heartbeats: the block on A only");
+            client.replicate(List.of(f), 2, null);
+            Thread.sleep(15); // the copy is under way (256 MiB take some 100 ms here)
+            final long t0 = System.nanoTime();
+            cluster.killWorker(a);
+
+            // Either B got the whole block before A died, or the partial block is freed and the key is lost.
+            boolean lost;
+            try
+            {
+                f.get(20, TimeUnit.SECONDS);
+                lost = false;
+            }
+            catch (final GridException ex)
+            {
+                lost = true;
+            }
+            final boolean wasLost = lost;
+            if (wasLost)
+            {
+                assertEquals(FutureStatus.LOST, f.status());
+                await(() -> cluster.worker(b).managedBytes() == 0, 10_000, "B freed the partial block");
+            }
+            else
+            {
+                assertArrayEquals(big, client.gather(f), "the copy B completed before A died");
+            }
+            System.out.println("sender killed; key " + (wasLost ? "lost, partial block freed" : "survived on B") +
+                " after " + (System.nanoTime() - t0) / 1e6 + " ms");
+            assertEquals(7, client.submit((Integer x) -> x + 1, 6).get(), "the cluster keeps working");
+            f.release();
+            await(() -> cluster.worker(b).managedBytes() == 0, 10_000, "B back to baseline");
+        }
+        assertEquals(0, ProcessHandle.current().children().count(), "no child process left");
+        assertEquals(List.of(), driverDirectoriesOf(children), "no worker driver directory left");
+    }
+
+    static long checksum(final double[] a)
+    {
+        long h = 1;
+        for (final double d : a)
+        {
+            h = 31 * h + Double.doubleToRawLongBits(d);
+        }
+        return h;
+    }
+
+    private static double[] randomDoubles(final long seed, final int n)
+    {
+        final SplittableRandom r = new SplittableRandom(seed);
+        final double[] a = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            a[i] = r.nextDouble();
+        }
+        return a;
+    }
+
+    /** Driver directories in /dev/shm made by these processes (DriverDirectories names them offgrid-aeron-PID-...). */
+    private static List<String> driverDirectoriesOf(final List<ProcessHandle> processes)
+    {
+        try (Stream<Path> s = Files.list(Paths.get("/dev/shm")))
+        {
+            final List<String> names = s.map(p -> p.getFileName().toString()).collect(Collectors.toList());
+            final List<String> mine = new ArrayList<>();
+            for (final ProcessHandle p : processes)
+            {
+                final String prefix = "offgrid-aeron-" + p.pid() + "-";
+                names.stream().filter(n -> n.startsWith(prefix)).forEach(mine::add);
+            }
+            return mine;
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException(ex);
+        }
+    }
+}
