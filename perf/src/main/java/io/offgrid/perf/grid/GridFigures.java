@@ -49,7 +49,7 @@ public final class GridFigures
 
         for (final boolean processes : new boolean[]{false, true})
         {
-            final String mode = processes ? "process workers (UDP loopback)" : "in-process workers (IPC)";
+            final String mode = processes ? "process workers (on the cluster's driver, Aeron IPC)" : "in-process workers (IPC)";
             try (LocalCluster cluster = LocalCluster.builder().workers(2).threadsPerWorker(2).processes(processes).start();
                  Client client = cluster.client())
             {
