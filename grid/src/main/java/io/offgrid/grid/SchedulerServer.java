@@ -826,7 +826,7 @@ public final class SchedulerServer implements AutoCloseable
                 {
                     badFunction = "task '" + key + "' uses function " + Long.toHexString(fnId) + " that was never defined";
                 }
-                graph.task(key, payload).priority(priority).retries(Math.min(127, Math.max(0, retries)));
+                graph.task(key, payload).priority(priority).retries(Math.min(127, Math.max(0, retries))).kind(fnId);
                 for (final String dep : keyList)
                 {
                     graph.dependsOn(dep);

@@ -1,5 +1,6 @@
 package io.offgrid.scheduler;
 
+import org.agrona.collections.Long2LongHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.collections.Object2IntHashMap;
 import org.agrona.collections.Object2ObjectHashMap;
@@ -397,6 +398,8 @@ public final class Scheduler implements AutoCloseable
     private long nextSeq;
     private long nextPseudoClientId = -2;
     private long avgDurationNs;
+    /** Measured duration per task kind (the grid's function id), like Dask's per-prefix averages; -1 unknown. */
+    private final Long2LongHashMap kindDurationNs = new Long2LongHashMap(-1);
     private long lastStealNs = Long.MIN_VALUE;
     private long transitionCount;
     long stealCount;
@@ -555,6 +558,7 @@ public final class Scheduler implements AutoCloseable
                 t.function = graph.function(i);
                 t.priority = graph.priorityOf(i);
                 t.retries = (byte)graph.retriesOf(i);
+                t.kind = graph.kindOf(i);
                 t.allowedWorkers = graph.allowedWorkers(i);
                 t.setFlag(TaskRecord.FLAG_ALLOW_OTHER, graph.allowOther(i));
                 t.setFlag(TaskRecord.FLAG_MARK, true);
@@ -849,6 +853,7 @@ public final class Scheduler implements AutoCloseable
             sink.restartWorker(w.id);
         }
         avgDurationNs = ctx.defaultTaskDurationNs;
+        kindDurationNs.clear();
     }
 
     /**
@@ -1028,6 +1033,8 @@ public final class Scheduler implements AutoCloseable
             {
                 avgDurationNs = 1;
             }
+            final long kindAvg = kindDurationNs.get(t.kind);
+            kindDurationNs.put(t.kind, kindAvg < 0 ? computeNs : Math.max(1, kindAvg - (kindAvg >> 3) + (computeNs >> 3)));
         }
         if (t.is(PROCESSING))
         {
@@ -2373,14 +2380,12 @@ public final class Scheduler implements AutoCloseable
         computeView.t = null;
     }
 
-    private int openSlots(final WorkerState w)
+    private int openSlots(final WorkerState w, final int pipelined)
     {
-        final long pipelined = 0 == ctx.rootTaskPipelineNs ? 0 :
-            Math.min(Context.MAX_PIPELINED_PER_THREAD, ctx.rootTaskPipelineNs / avgDurationNs);
-        return (int)Math.ceil(w.threads * ctx.workerSaturation) + (int)(w.threads * pipelined) - w.processingCount;
+        return (int)Math.ceil(w.threads * ctx.workerSaturation) + w.threads * pipelined - w.processingCount;
     }
 
-    private WorkerState mostOpenSlots()
+    private WorkerState mostOpenSlots(final int pipelined)
     {
         WorkerState best = null;
         int bestSlots = 0;
@@ -2389,7 +2394,7 @@ public final class Scheduler implements AutoCloseable
             final WorkerState w = workerList.get(i);
             if (!w.paused)
             {
-                final int slots = openSlots(w);
+                final int slots = openSlots(w, pipelined);
                 if (slots > bestSlots)
                 {
                     best = w;
@@ -2403,10 +2408,21 @@ public final class Scheduler implements AutoCloseable
     private void fillSlots()
     {
         WorkerState w;
-        while (!queue.isEmpty() && null != (w = mostOpenSlots()))
+        while (!queue.isEmpty() && null != (w = mostOpenSlots(pipelined(queue.peek()))))
         {
             assign(queue.peek(), w);
         }
+    }
+
+    /** Extra slots per thread for a root task of this kind: short kinds ride past the saturation. */
+    private int pipelined(final TaskRecord t)
+    {
+        if (0 == ctx.rootTaskPipelineNs)
+        {
+            return 0;
+        }
+        final long kindAvg = kindDurationNs.get(t.kind);
+        return kindAvg < 0 ? 0 : (int)Math.min(Context.MAX_PIPELINED_PER_THREAD, ctx.rootTaskPipelineNs / kindAvg);
     }
 
     private static boolean allows(final TaskRecord t, final WorkerState w)

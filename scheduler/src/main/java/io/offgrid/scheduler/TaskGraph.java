@@ -26,6 +26,7 @@ public final class TaskGraph
     private byte[][] functions = new byte[16][];
     private int[] priorities = new int[16];
     private int[] retries = new int[16];
+    private long[] kinds = new long[16];
     private long[][] allowedWorkers = new long[16][];
     private boolean[] allowOther = new boolean[16];
     private int[] depStart = new int[17];
@@ -77,6 +78,7 @@ public final class TaskGraph
             functions = Arrays.copyOf(functions, n);
             priorities = Arrays.copyOf(priorities, n);
             retries = Arrays.copyOf(retries, n);
+            kinds = Arrays.copyOf(kinds, n);
             allowedWorkers = Arrays.copyOf(allowedWorkers, n);
             allowOther = Arrays.copyOf(allowOther, n);
             depStart = Arrays.copyOf(depStart, n + 1);
@@ -86,6 +88,7 @@ public final class TaskGraph
         functions[i] = function;
         priorities[i] = 0;
         retries[i] = 0;
+        kinds[i] = 0;
         allowedWorkers[i] = NO_WORKERS;
         allowOther[i] = false;
         depStart[i] = depCount;
@@ -136,6 +139,17 @@ public final class TaskGraph
             throw new IllegalArgumentException("retries must be in 0..127: " + retries);
         }
         this.retries[current()] = retries;
+        return this;
+    }
+
+    /**
+     * @param kind what the current task runs, for its duration estimate (Dask's task prefix): tasks of one kind
+     *             are expected to take alike; the grid passes the function id. Default 0.
+     * @return this.
+     */
+    public TaskGraph kind(final long kind)
+    {
+        kinds[current()] = kind;
         return this;
     }
 
@@ -212,6 +226,11 @@ public final class TaskGraph
     int retriesOf(final int i)
     {
         return retries[i];
+    }
+
+    long kindOf(final int i)
+    {
+        return kinds[i];
     }
 
     long[] allowedWorkers(final int i)

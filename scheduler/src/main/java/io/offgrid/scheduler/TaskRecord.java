@@ -39,6 +39,8 @@ final class TaskRecord
     String error;
     long nbytes;
     int priority;
+    /** What it runs (the grid's function id), for the duration estimate of its kind. */
+    long kind;
     boolean queued;
     int waitingOn;
     int waiterCount;

@@ -653,6 +653,41 @@ class SchedulerRulesTest
     }
 
     @Test
+    void pipeliningGoesByEachKindsOwnDurationsAndANewKindStartsAtTheSaturation()
+    {
+        workers(1, 1);
+        graph.clear();
+        for (int i = 0; i < 100; i++)
+        {
+            graph.task("short" + i, FN).kind(1).want("short" + i);
+        }
+        s.submitGraph(C1, graph);
+        final java.util.ArrayDeque<String> running = new java.util.ArrayDeque<>();
+        int inFlight = 0;
+        for (int i = 0; i < 10; i++)
+        {
+            inFlight = finishOldest(running, 10_000);
+        }
+        assertEquals(2 + Scheduler.Context.MAX_PIPELINED_PER_THREAD, inFlight, "kind 1 measured at 10 us");
+        // A new kind queued ahead (higher priority): nothing is known of it, so it gets the saturation only.
+        graph.clear();
+        for (int i = 0; i < 100; i++)
+        {
+            graph.task("slow" + i, FN).kind(2).priority(5).want("slow" + i);
+        }
+        s.submitGraph(C1, graph);
+        int slowRunning = 0;
+        for (int i = 0; i < 40; i++)
+        {
+            finishOldest(running, running.peek().startsWith("slow") ? 5_000_000 : 10_000);
+            slowRunning = (int)running.stream().filter(k -> k.startsWith("slow")).count();
+            assertTrue(slowRunning <= 2, "a slow kind never rides the short kind's pipeline: " + slowRunning);
+        }
+        assertEquals(2, s.processingCount(1), "the slow kind fills the saturation and no more");
+        assertEquals(2, slowRunning);
+    }
+
+    @Test
     void rootTaskPipeliningOffKeepsTheSaturationAlone()
     {
         s.close();
