@@ -1802,6 +1802,9 @@ public final class Client implements AutoCloseable
         int inFlight;
         int failed;
         String failure;
+        /** The scheduler's placement can span several KeyLocations pages: finish only after the last. */
+        boolean placed;
+        HashMap<String, Integer> index;
 
         ScatterJob(final String[] keys, final String[] locals, final long[] sizes)
         {
@@ -1817,12 +1820,21 @@ public final class Client implements AutoCloseable
         {
             void onLocations(final KeyLocationsDecoder d)
             {
-                pending.remove(requestId);
-                final HashMap<String, Integer> index = new HashMap<>();
-                for (int i = 0; i < job.keys.length; i++)
+                final boolean last = d.more() != BooleanType.TRUE;
+                if (last)
                 {
-                    index.put(job.keys[i], i);
+                    pending.remove(requestId);
+                    job.placed = true;
                 }
+                if (null == job.index)
+                {
+                    job.index = new HashMap<>();
+                    for (int i = 0; i < job.keys.length; i++)
+                    {
+                        job.index.put(job.keys[i], i);
+                    }
+                }
+                final HashMap<String, Integer> index = job.index;
                 final byte[] meta = new byte[TransportNode.MAX_BLOCK_METADATA_LENGTH];
                 final UnsafeBuffer mb = new UnsafeBuffer(meta);
                 for (final KeyLocationsDecoder.LocationsDecoder l : d.locations())
@@ -1848,7 +1860,7 @@ public final class Client implements AutoCloseable
                     job.inFlight++;
                     outgoing.put(worker + ":" + transferId, new Outgoing(block, () ->
                     {
-                        if (--job.inFlight == 0)
+                        if (--job.inFlight == 0 && job.placed)
                         {
                             finishScatter(requestId, job);
                         }
@@ -1856,13 +1868,13 @@ public final class Client implements AutoCloseable
                     {
                         job.failed++;
                         job.failure = "sending '" + key + "' to worker " + worker + " failed: " + reason;
-                        if (--job.inFlight == 0)
+                        if (--job.inFlight == 0 && job.placed)
                         {
                             finishScatter(requestId, job);
                         }
                     }));
                 }
-                if (job.inFlight == 0)
+                if (job.inFlight == 0 && job.placed)
                 {
                     finishScatter(requestId, job);
                 }

@@ -371,8 +371,7 @@ public final class SchedulerServer implements AutoCloseable
             final FreeKeysEncoder.KeysEncoder ke = e.keysCount(count);
             for (int k = 0; k < count; k++)
             {
-                final String key = batch.get(i + k);
-                ke.next().key(key);
+                ke.next().key(batch.get(i + k));
             }
             i += count;
             if (!node.send(workerId, freeOut, 0, MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength()))
@@ -968,22 +967,47 @@ public final class SchedulerServer implements AutoCloseable
                 return;
             }
             scatters.put(requestId, placed);
-            int count = 0;
-            for (final long[] h : placed.values())
-            {
-                count += h.length;
-            }
-            final KeyLocationsEncoder e = new KeyLocationsEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
-                .requestId(requestId).more(BooleanType.FALSE);
-            final KeyLocationsEncoder.LocationsEncoder le = e.locationsCount(count);
+            // One location per key and holder: a broadcast to many workers can outgrow one message, so the
+            // answer pages, `more` set on all but the last.
+            final ArrayList<String> locKeys = new ArrayList<>();
+            final LongArrayList locHolders = new LongArrayList();
+            final LongArrayList locSizes = new LongArrayList();
             for (int i = 0; i < keys.size(); i++)
             {
                 for (final long h : placed.get(keys.get(i)))
                 {
-                    le.next().nodeId(h).nbytes(sizes.get(i)).key(keys.get(i));
+                    locKeys.add(keys.get(i));
+                    locHolders.addLong(h);
+                    locSizes.addLong(sizes.get(i));
                 }
             }
-            send(clientId, e.encodedLength());
+            int from = 0;
+            do
+            {
+                // Each location: node id and size (16 bytes), then the key (length prefix, at most 3 bytes a char).
+                int count = 0;
+                int length = MessageHeaderEncoder.ENCODED_LENGTH + KeyLocationsEncoder.BLOCK_LENGTH + 4;
+                while (from + count < locKeys.size() && count < KeyLocationsEncoder.LocationsEncoder.countMaxValue())
+                {
+                    length += 16 + 4 + 3 * locKeys.get(from + count).length();
+                    if (count > 0 && length > out.capacity())
+                    {
+                        break;
+                    }
+                    count++;
+                }
+                final boolean more = from + count < locKeys.size();
+                final KeyLocationsEncoder e = new KeyLocationsEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
+                    .requestId(requestId).more(more ? BooleanType.TRUE : BooleanType.FALSE);
+                final KeyLocationsEncoder.LocationsEncoder le = e.locationsCount(count);
+                for (int j = from; j < from + count; j++)
+                {
+                    le.next().nodeId(locHolders.getLong(j)).nbytes(locSizes.getLong(j)).key(locKeys.get(j));
+                }
+                send(clientId, e.encodedLength());
+                from += count;
+            }
+            while (from < locKeys.size());
         }
 
         private void onLocate(final long peerId, final LocateKeysDecoder d)

@@ -375,4 +375,23 @@ class ClientApiTest
         scattered.forEach(GridFuture::release);
         await(() -> total(cluster) == 0, 10_000, "all 9,000 scattered values freed");
     }
+
+    @Test
+    void aBroadcastScatterWhosePlacementOutgrowsOneMessageArrivesOnEveryWorker()
+    {
+        // 6,000 values on each of 3 workers: 18,000 placements, about 800 KB, where one message holds 512 KiB (before
+        // the answer paged, encoding it failed and the scatter timed out).
+        final int n = 6_000;
+        final int workers = cluster.workers().size();
+        final List<Integer> values = java.util.stream.IntStream.range(0, n).boxed().toList();
+        final List<GridFuture<Integer>> scattered = client.scatter(values, ScatterOptions.options().broadcast(true));
+        final Map<String, long[]> where = client.whoHas(scattered);
+        for (final GridFuture<Integer> f : scattered)
+        {
+            assertEquals(workers, where.get(f.key()).length, f.key());
+        }
+        assertEquals(values, client.gather(scattered));
+        scattered.forEach(GridFuture::release);
+        await(() -> total(cluster) == 0, 10_000, "all broadcast copies freed");
+    }
 }
