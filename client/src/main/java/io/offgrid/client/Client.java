@@ -2192,17 +2192,17 @@ public final class Client implements AutoCloseable
                     {
                         keepInline(w, inlineValue);
                     }
-                    w.update(FutureStatus.FINISHED, (Throwable)null);
+                    w.update(FutureStatus.FINISHED, null);
                     break;
                 case CANCELLED:
-                    w.update(FutureStatus.CANCELLED, message);
+                    w.updateWithReason(FutureStatus.CANCELLED, message);
                     break;
                 case LOST:
-                    w.update(FutureStatus.LOST, message);
+                    w.updateWithReason(FutureStatus.LOST, message);
                     break;
                 case PENDING:
                 case PROCESSING:
-                    w.update(FutureStatus.PENDING, (Throwable)null);
+                    w.update(FutureStatus.PENDING, null);
                     break;
                 default:
                     break;

@@ -46,9 +46,9 @@ final class WantedKey
      * A cancelled or lost key: its exception is made on demand, so cancelling 20,000 futures fills no 20,000 stack
      * traces on the client's agent thread.
      */
-    void update(final FutureStatus newStatus, final String newReason)
+    void updateWithReason(final FutureStatus newStatus, final String newReason)
     {
-        update(newStatus, (Throwable)null);
+        update(newStatus, null);
         reason = newReason;
     }
 

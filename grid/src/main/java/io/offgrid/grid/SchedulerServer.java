@@ -967,47 +967,15 @@ public final class SchedulerServer implements AutoCloseable
                 return;
             }
             scatters.put(requestId, placed);
-            // One location per key and holder: a broadcast to many workers can outgrow one message, so the
-            // answer pages, `more` set on all but the last.
-            final ArrayList<String> locKeys = new ArrayList<>();
-            final LongArrayList locHolders = new LongArrayList();
-            final LongArrayList locSizes = new LongArrayList();
+            final ArrayList<Object[]> locations = new ArrayList<>();
             for (int i = 0; i < keys.size(); i++)
             {
                 for (final long h : placed.get(keys.get(i)))
                 {
-                    locKeys.add(keys.get(i));
-                    locHolders.addLong(h);
-                    locSizes.addLong(sizes.get(i));
+                    locations.add(new Object[]{keys.get(i), h, sizes.get(i)});
                 }
             }
-            int from = 0;
-            do
-            {
-                // Each location: node id and size (16 bytes), then the key (length prefix, at most 3 bytes a char).
-                int count = 0;
-                int length = MessageHeaderEncoder.ENCODED_LENGTH + KeyLocationsEncoder.BLOCK_LENGTH + 4;
-                while (from + count < locKeys.size() && count < KeyLocationsEncoder.LocationsEncoder.countMaxValue())
-                {
-                    length += 16 + 4 + 3 * locKeys.get(from + count).length();
-                    if (count > 0 && length > out.capacity())
-                    {
-                        break;
-                    }
-                    count++;
-                }
-                final boolean more = from + count < locKeys.size();
-                final KeyLocationsEncoder e = new KeyLocationsEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
-                    .requestId(requestId).more(more ? BooleanType.TRUE : BooleanType.FALSE);
-                final KeyLocationsEncoder.LocationsEncoder le = e.locationsCount(count);
-                for (int j = from; j < from + count; j++)
-                {
-                    le.next().nodeId(locHolders.getLong(j)).nbytes(locSizes.getLong(j)).key(locKeys.get(j));
-                }
-                send(clientId, e.encodedLength());
-                from += count;
-            }
-            while (from < locKeys.size());
+            sendLocations(clientId, requestId, locations);
         }
 
         private void onLocate(final long peerId, final LocateKeysDecoder d)
@@ -1037,17 +1005,25 @@ public final class SchedulerServer implements AutoCloseable
                     }
                 }
             }
-            // As many messages as the listing needs; every one but the last says more follow.
-            final int budget = out.capacity() - 256;
+            sendLocations(peerId, requestId, locations);
+        }
+
+        /**
+         * A KeyLocations answer of {key, holder, nbytes} entries in as many messages as it needs; every one but the
+         * last says more follow (a long listing or a broadcast's placements outgrow one message).
+         */
+        private void sendLocations(final long peerId, final long requestId, final List<Object[]> locations)
+        {
             int from = 0;
             do
             {
-                int size = 64;
+                // Each location: node id and size (16 bytes), then the key (length prefix, at most 3 bytes a char).
                 int n = 0;
-                while (from + n < locations.size())
+                int length = MessageHeaderEncoder.ENCODED_LENGTH + KeyLocationsEncoder.BLOCK_LENGTH + 4;
+                while (from + n < locations.size() && n < KeyLocationsEncoder.LocationsEncoder.countMaxValue())
                 {
-                    size += 24 + ((String)locations.get(from + n)[0]).length() * 3;
-                    if (n > 0 && size > budget)
+                    length += 16 + 4 + 3 * ((String)locations.get(from + n)[0]).length();
+                    if (n > 0 && length > out.capacity())
                     {
                         break;
                     }
