@@ -47,6 +47,8 @@ public final class BenchMain
         /** "process" (process workers on the cluster's driver: shared memory), "process_udp", "inprocess". */
         List<String> processModes = List.of(PROCESS, PROCESS_UDP, INPROCESS);
         int runs = 3;
+        /** Untimed runs of each scenario before the timed ones (Dask's direct figures also follow earlier reps). */
+        int warmups = 1;
         Scenarios.Context sizes = new Scenarios.Context();
         double waitQuietS = 0;
         double quietCores = 0.05;
@@ -58,6 +60,10 @@ public final class BenchMain
             if (runs < 1)
             {
                 throw new IllegalArgumentException("--runs must be at least 1: " + runs);
+            }
+            if (warmups < 0)
+            {
+                throw new IllegalArgumentException("--warmup must be 0 or more: " + warmups);
             }
             for (final String letter : only)
             {
@@ -167,12 +173,13 @@ public final class BenchMain
     {
         return String.join("\n",
             "usage: bench [--only a,b,...] [--json FILE] [--workers process|process-udp|inprocess|both] [--runs N]",
-            "             [--size full|smoke] [--wait-quiet SECONDS] [--quiet-cores CORES] [--deadline SECONDS]",
+            "             [--warmup N] [--size full|smoke] [--wait-quiet SECONDS] [--quiet-cores CORES] [--deadline SECONDS]",
             "  scenarios (as shared/peers/dask_bench.py): a submit latency, b throughput, c scatter/gather,",
             "  d worker-to-worker, e memory release, f restart, g cancel, h replicate/rebalance",
             "  workers: process = process workers on the cluster's driver (shared memory), process-udp = each its own",
             "  driver over UDP (runs c, d, h only), both = all three kinds",
-            "  defaults: all scenarios, both, 3 runs, full sizes, no waiting, 900 s deadline");
+            "  warmup: untimed runs of each scenario before its timed runs (first touch of memory, JIT, connections)",
+            "  defaults: all scenarios, both, 3 runs after 1 warm-up, full sizes, no waiting, 900 s deadline");
     }
 
     static Options parse(final String[] args)
@@ -222,6 +229,7 @@ public final class BenchMain
                     default -> throw new IllegalArgumentException("--workers process|process-udp|inprocess|both, not " + v);
                 };
                 case "--runs" -> o.runs = parseInt(a, v);
+                case "--warmup" -> o.warmups = parseInt(a, v);
                 case "--size" -> o.sizes = switch (v)
                 {
                     case "full" -> new Scenarios.Context();
@@ -395,6 +403,32 @@ public final class BenchMain
                     m.put(sc.name(), entry);
                 }
                 boolean disturbed = false;
+                final List<Object> warmupErrors = new ArrayList<>();
+                for (int w = 0; w < o.warmups && null != bench; w++)
+                {
+                    log(o, mode + " " + sc.name() + " warm-up " + (w + 1) + "/" + o.warmups);
+                    try
+                    {
+                        sc.runner().run(bench.scenarios);
+                    }
+                    catch (final Exception | OutOfMemoryError ex)
+                    {
+                        warmupErrors.add(ex.getClass().getSimpleName() + ": " + ex.getMessage());
+                        log(o, mode + " " + sc.name() + " warm-up FAILED: " + ex);
+                        if (bench.healthy())
+                        {
+                            bench.scenarios.waitIdle();
+                        }
+                        else
+                        {
+                            warmupErrors.add("a worker was lost: the cluster was restarted after this warm-up");
+                            bench.close();
+                            bench = null;
+                            bench = new Bench(o, mode);
+                            restarts++;
+                        }
+                    }
+                }
                 for (int r = 0; r < o.runs; r++)
                 {
                     log(o, mode + " " + sc.name() + " run " + (r + 1) + "/" + o.runs);
@@ -437,6 +471,8 @@ public final class BenchMain
                     entry.put("disturbed", disturbed);
                     entry.put("load", loads);
                     entry.put("errors", errors);
+                    entry.put("warmup_runs", o.warmups);
+                    entry.put("warmup_errors", warmupErrors);
                     entry.put("runs", runs);
                 }
             }
@@ -586,8 +622,9 @@ public final class BenchMain
         final Map<String, Object> modes = (Map<String, Object>)results.get("modes");
         final PrintStream out = o.out;
         out.println();
-        out.printf("Offgrid LocalCluster, 2 workers x 1 thread; median of %d run(s) [min..max]; * = disturbed by " +
-            "other processes (> %.1f foreign cores)%n", o.runs, LoadMonitor.DISTURBED_CORES);
+        out.printf("Offgrid LocalCluster, 2 workers x 1 thread; median of %d run(s) after %d untimed warm-up(s) " +
+            "[min..max]; * = disturbed by other processes (> %.1f foreign cores)%n", o.runs, o.warmups,
+            LoadMonitor.DISTURBED_CORES);
         out.printf("%-50s %-8s", "scenario", "unit");
         for (final String mode : modes.keySet())
         {
@@ -670,6 +707,7 @@ public final class BenchMain
         env.put("cpu_model", cpuModel());
         env.put("loadavg_at_start", readFirstLine("/proc/loadavg"));
         env.put("runs", o.runs);
+        env.put("warmup_runs", o.warmups);
         env.put("params", o.sizes.toMap());
         return env;
     }

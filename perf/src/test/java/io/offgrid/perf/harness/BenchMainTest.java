@@ -35,7 +35,7 @@ class BenchMainTest
     {
         final Path json = dir.resolve("out/bench.json");
         final BenchMain.Options o = BenchMain.parse(new String[]{
-            "--size", "smoke", "--runs", "1", "--workers", "inprocess", "--json", json.toString()});
+            "--size", "smoke", "--runs", "1", "--warmup", "1", "--workers", "inprocess", "--json", json.toString()});
         final ByteArrayOutputStream table = new ByteArrayOutputStream();
         o.out = new PrintStream(table, true, StandardCharsets.UTF_8);
 
@@ -49,7 +49,10 @@ class BenchMainTest
             final Map<String, Object> entry = (Map<String, Object>)mode.get(s.name());
             assertNotNull(entry, s.name());
             assertEquals(List.of(), entry.get("errors"), s.name());
-            assertEquals(1, ((List<?>)entry.get("load")).size(), s.name());
+            assertEquals(List.of(), entry.get("warmup_errors"), s.name());
+            assertEquals(1, entry.get("warmup_runs"), s.name());
+            assertEquals(1, ((List<?>)entry.get("load")).size(), s.name()); // one timed run: the warm-up is not in the figures
+            assertEquals(1, ((List<?>)entry.get("runs")).size(), s.name());
         }
         for (final BenchMain.Row row : BenchMain.rows(o.sizes))
         {
@@ -100,6 +103,10 @@ class BenchMainTest
             .getMessage().contains("'z'"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--runs", "0"}))
             .getMessage().contains("--runs"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--warmup", "-1"}))
+            .getMessage().contains("--warmup"));
+        assertEquals(0, BenchMain.parse(new String[]{"--warmup", "0"}).warmups);
+        assertEquals(1, BenchMain.parse(new String[0]).warmups);
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--workers", "x"}))
             .getMessage().contains("process|process-udp|inprocess|both"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--json"}))
