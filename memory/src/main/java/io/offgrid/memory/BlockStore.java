@@ -732,7 +732,7 @@ public final class BlockStore implements AutoCloseable
             }
             else
             {
-                NativeMemory.free(block.address);
+                NativeMemory.free(block.address, block.length);
             }
         }
         block.address = 0;
@@ -1201,7 +1201,7 @@ public final class BlockStore implements AutoCloseable
             long freed = 0;
             while (null != (region = toRelease.poll()))
             {
-                NativeMemory.free(region[0]);
+                NativeMemory.free(region[0], region[1]);
                 freed += region[1];
             }
             if (freed > 0)

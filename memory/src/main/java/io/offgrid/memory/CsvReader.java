@@ -307,7 +307,7 @@ public final class CsvReader
         }
         finally
         {
-            NativeMemory.free(validity);
+            NativeMemory.free(validity, Math.max(8, r.length));
         }
     }
 
@@ -638,7 +638,7 @@ public final class CsvReader
             }
             finally
             {
-                NativeMemory.free(scratch);
+                NativeMemory.free(scratch, Math.max(1, fieldBytes));
             }
             names.add(new String(name, StandardCharsets.UTF_8));
             if (p >= end)
@@ -890,17 +890,15 @@ public final class CsvReader
         final long address;
         final int length;
         private final MappedByteBuffer mapped;
+        /** Bytes allocated at address when read (not mapped), for the free. */
+        private final long allocated;
 
-        private Region(final long address, final int length)
-        {
-            this(address, length, null);
-        }
-
-        private Region(final long address, final int length, final MappedByteBuffer mapped)
+        private Region(final long address, final int length, final MappedByteBuffer mapped, final long allocated)
         {
             this.address = address;
             this.length = length;
             this.mapped = mapped;
+            this.allocated = allocated;
         }
 
         /**
@@ -915,7 +913,7 @@ public final class CsvReader
                 return read(channel, position, length);
             }
             final MappedByteBuffer buffer = channel.map(FileChannel.MapMode.READ_ONLY, position, available);
-            return new Region(org.agrona.BufferUtil.address(buffer), (int)available, buffer);
+            return new Region(org.agrona.BufferUtil.address(buffer), (int)available, buffer, 0);
         }
 
         static Region read(final FileChannel channel, final long position, final long length) throws IOException
@@ -939,10 +937,10 @@ public final class CsvReader
             }
             catch (final IOException | RuntimeException ex)
             {
-                NativeMemory.free(address);
+                NativeMemory.free(address, Math.max(8, n));
                 throw ex;
             }
-            return new Region(address, view.position());
+            return new Region(address, view.position(), null, Math.max(8, n));
         }
 
         byte get(final int index)
@@ -959,7 +957,7 @@ public final class CsvReader
             }
             else
             {
-                NativeMemory.free(address);
+                NativeMemory.free(address, allocated);
             }
         }
     }

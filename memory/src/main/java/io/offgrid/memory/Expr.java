@@ -290,7 +290,7 @@ public abstract class Expr implements Serializable
                 {
                     return temporaries[cursor++];
                 }
-                NativeMemory.free(temporaries[cursor]);
+                NativeMemory.free(temporaries[cursor], sizes[cursor]);
                 temporaries[cursor] = NativeMemory.allocate(length);
                 sizes[cursor] = length;
                 return temporaries[cursor++];
@@ -331,7 +331,7 @@ public abstract class Expr implements Serializable
         {
             for (int i = 0; i < count; i++)
             {
-                NativeMemory.free(temporaries[i]);
+                NativeMemory.free(temporaries[i], sizes[i]);
             }
             count = 0;
             cursor = 0;

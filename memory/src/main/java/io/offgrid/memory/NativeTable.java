@@ -141,7 +141,7 @@ public final class NativeTable implements AutoCloseable
     {
         if (address != 0)
         {
-            NativeMemory.free(address);
+            NativeMemory.free(address, Math.max(length, 8));
             address = 0;
         }
     }

@@ -69,7 +69,7 @@ final class RegionCache
         {
             final long length = lengths.removeAt(0);
             final LongArrayList regions = byLength.get(length);
-            NativeMemory.free(regions.removeAt(0));
+            NativeMemory.free(regions.removeAt(0), length);
             cachedBytes -= length;
             freed += length;
         }

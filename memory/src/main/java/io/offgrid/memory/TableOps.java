@@ -540,7 +540,7 @@ public final class TableOps
         {
             if (mask != 0)
             {
-                NativeMemory.free(mask);
+                NativeMemory.free(mask, Math.max(rows, 8));
             }
         }
     }

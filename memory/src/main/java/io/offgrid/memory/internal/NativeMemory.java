@@ -17,6 +17,9 @@ public final class NativeMemory
      */
     static final long COPY_SLICE = 1024 * 1024;
 
+    /** Written (xor the address) below a large region, so a free with the wrong length is caught. */
+    private static final long LARGE_MARK = 0x4f66_6772_6964_4c50L;
+
     private NativeMemory()
     {
     }
@@ -32,24 +35,52 @@ public final class NativeMemory
     }
 
     /**
-     * Allocate {@code length} bytes of native memory; contents are undefined.
+     * Allocate {@code length} bytes of native memory; contents are undefined. A region of {@link LargePages#SIZE}
+     * or more starts on a huge-page boundary and is advised as huge pages (see {@link LargePages}): it is taken from
+     * the C heap with {@code SIZE + 16} bytes of slack, and the C heap's own address sits in the 8 bytes below the
+     * returned one. The slack is address space only; the page holding that word is the one touched.
      *
      * @param length bytes, positive.
      * @return the address.
      */
     public static long allocate(final long length)
     {
-        return UnsafeApi.allocateMemory(length);
+        if (length < LargePages.SIZE)
+        {
+            return UnsafeApi.allocateMemory(length);
+        }
+        final long raw = UnsafeApi.allocateMemory(length + LargePages.SIZE + 16);
+        final long aligned = (raw + 16 + LargePages.SIZE - 1) & -LargePages.SIZE;
+        UnsafeApi.putLong(aligned - 8, raw);
+        UnsafeApi.putLong(aligned - 16, LARGE_MARK ^ aligned);
+        LargePages.advise(aligned, length);
+        return aligned;
     }
 
     /**
      * Free memory returned by {@link #allocate(long)}.
      *
      * @param address the address.
+     * @param length  the length it was allocated with.
+     * @throws IllegalStateException if the length says one kind of region and the mark below the address (or its
+     *                               absence) the other, rather than letting the C heap abort the process.
      */
-    public static void free(final long address)
+    public static void free(final long address, final long length)
     {
-        UnsafeApi.freeMemory(address);
+        // Below a small region lies the C heap's chunk header, which never equals the mark.
+        final boolean marked = UnsafeApi.getLong(address - 16) == (LARGE_MARK ^ address);
+        if (marked != (length >= LargePages.SIZE))
+        {
+            throw new IllegalStateException("freeing " + Long.toHexString(address) + " with length " + length +
+                (marked ? ": it is a large region" : ": it is not a large region from NativeMemory.allocate"));
+        }
+        if (!marked)
+        {
+            UnsafeApi.freeMemory(address);
+            return;
+        }
+        UnsafeApi.putLong(address - 16, 0);
+        UnsafeApi.freeMemory(UnsafeApi.getLong(address - 8));
     }
 
     /**

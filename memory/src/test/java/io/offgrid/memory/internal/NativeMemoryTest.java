@@ -34,8 +34,8 @@ class NativeMemoryTest
             }
             finally
             {
-                NativeMemory.free(address);
-                NativeMemory.free(other);
+                NativeMemory.free(address, Math.max(1, length));
+                NativeMemory.free(other, Math.max(1, length));
             }
         }
     }

@@ -209,7 +209,7 @@ public class SpillBench
         {
             for (int i = 0; i < BLOCKS; i++)
             {
-                NativeMemory.free(addresses[i]);
+                NativeMemory.free(addresses[i], BLOCK);
             }
         }
     }
@@ -339,7 +339,7 @@ public class SpillBench
             }
             finally
             {
-                NativeMemory.free(address);
+                NativeMemory.free(address, BLOCK);
             }
         }
         return bytes;
