@@ -2031,6 +2031,9 @@ public final class Client implements AutoCloseable
     private final class ClientHandlers implements PeerListener, BlockAllocator, BlockListener
     {
         private final UnsafeBuffer inlineValue = new UnsafeBuffer(0, 0);
+        private final UnsafeBuffer reasonView = new UnsafeBuffer(0, 0);
+        private byte[] lastReasonBytes = new byte[0];
+        private String lastReason;
         private final UnsafeBuffer inlineCopy = new UnsafeBuffer(0, 0);
         private final RegisterAckDecoder registerAck = new RegisterAckDecoder();
         private final KeyStateUpdateDecoder keyState = new KeyStateUpdateDecoder();
@@ -2172,7 +2175,10 @@ public final class Client implements AutoCloseable
                     final io.offgrid.transport.protocol.KeyState state = e.state();
                     e.nbytes();
                     final WantedKey w = wants.get(e.key());
-                    final String message = e.message();
+                    // Only a cancelled or lost key's future keeps the reason; 20,000 cancels carry the same one.
+                    final String message = null != w &&
+                        (state == io.offgrid.transport.protocol.KeyState.CANCELLED ||
+                        state == io.offgrid.transport.protocol.KeyState.LOST) ? reason(e) : skipReason(e);
                     e.wrapValue(inlineValue);
                     if (null != w)
                     {
@@ -2180,6 +2186,35 @@ public final class Client implements AutoCloseable
                     }
                 }
             }
+        }
+
+        /** The entry's reason, the previous entry's String when the bytes are the same. */
+        private String reason(final KeyStatesDecoder.EntriesDecoder e)
+        {
+            e.wrapMessage(reasonView);
+            final int length = reasonView.capacity();
+            if (null != lastReason && length == lastReasonBytes.length)
+            {
+                int i = 0;
+                while (i < length && reasonView.getByte(i) == lastReasonBytes[i])
+                {
+                    i++;
+                }
+                if (i == length)
+                {
+                    return lastReason;
+                }
+            }
+            lastReasonBytes = new byte[length];
+            reasonView.getBytes(0, lastReasonBytes);
+            lastReason = new String(lastReasonBytes, java.nio.charset.StandardCharsets.UTF_8);
+            return lastReason;
+        }
+
+        private String skipReason(final KeyStatesDecoder.EntriesDecoder e)
+        {
+            e.skipMessage();
+            return null;
         }
 
         /** Caller holds the want table's lock. Exceptions are made when a caller asks for them, not here. */

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Timeout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.TimeUnit;
 
 import static io.offgrid.grid.GridTests.MIB;
@@ -20,6 +21,7 @@ import static io.offgrid.grid.GridTests.await;
 import static io.offgrid.grid.GridTests.total;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -228,6 +230,11 @@ class MemoryModelTest
         assertEquals(FutureStatus.CANCELLED, slow.status());
         assertEquals(FutureStatus.CANCELLED, dep.await(5, TimeUnit.SECONDS).status());
         assertEquals(FutureStatus.CANCELLED, dep2.await(5, TimeUnit.SECONDS).status());
+        for (final GridFuture<Long> f : List.of(slow, dep, dep2))
+        {
+            final String reason = assertThrows(CancellationException.class, f::get).getMessage();
+            assertTrue(reason.endsWith("was cancelled: cancelled"), reason);
+        }
         assertEquals(7, client.submit((Integer x) -> x + 1, 6).get());
         await(() -> total(cluster) <= 64, 5_000, "nothing but the small result");
     }
@@ -238,7 +245,10 @@ class MemoryModelTest
         final Bag<long[]> bag = client.persist(Bag.range(4, 4).map(x -> GridTests.megabyte(x)));
         client.waitAll(futures(bag));
         final GridFuture<Long> running = client.submit((Long ms) -> GridTests.sleepy(ms), 10_000L);
+        final GridFuture<Long> cancelledFirst = client.submit((Long ms) -> GridTests.sleepy(ms), 10_001L);
         GridTests.sleep(50);
+        client.cancel(List.of(cancelledFirst), false);
+        assertTrue(assertThrows(CancellationException.class, cancelledFirst::get).getMessage().endsWith(": cancelled"));
         assertTrue(total(cluster) >= 4L * MIB);
         final long t0 = System.nanoTime();
         client.restart();
@@ -250,6 +260,10 @@ class MemoryModelTest
         {
             assertEquals(FutureStatus.CANCELLED, p.future().status());
         }
+        // A reason that differs from the last one decoded (the client reuses the String only for equal bytes).
+        assertTrue(assertThrows(CancellationException.class, running::get).getMessage().endsWith(": cancelled by restart"));
+        assertTrue(assertThrows(CancellationException.class, bag.partitions().get(0).future()::get).getMessage()
+            .endsWith(": cancelled by restart"));
         assertEquals(0, client.info().taskCount());
         assertEquals(42, client.submit((Integer x) -> x * 2, 21).get());
         assertEquals(List.of(0L, 1L, 2L), Bag.range(3, 2).compute());
