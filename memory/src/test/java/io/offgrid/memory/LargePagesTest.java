@@ -52,6 +52,8 @@ class LargePagesTest
             .getMessage().contains("is a large region"));
         NativeMemory.free(large, 4 * MIB);
 
+        NativeMemory.free(0, 0); // allocate(0)'s null, freed like free(NULL)
+        NativeMemory.free(0, 4 * MIB);
         final long small = NativeMemory.allocate(64);
         assertTrue(assertThrows(IllegalStateException.class, () -> NativeMemory.free(small, 4 * MIB))
             .getMessage().contains("not a large region"));

@@ -60,13 +60,17 @@ public final class NativeMemory
     /**
      * Free memory returned by {@link #allocate(long)}.
      *
-     * @param address the address.
+     * @param address the address; 0 does nothing.
      * @param length  the length it was allocated with.
      * @throws IllegalStateException if the length says one kind of region and the mark below the address (or its
      *                               absence) the other, rather than letting the C heap abort the process.
      */
     public static void free(final long address, final long length)
     {
+        if (0 == address)
+        {
+            return; // what allocate(0) gave, like free(NULL)
+        }
         // Below a small region lies the C heap's chunk header, which never equals the mark.
         final boolean marked = UnsafeApi.getLong(address - 16) == (LARGE_MARK ^ address);
         if (marked != (length >= LargePages.SIZE))
