@@ -342,6 +342,15 @@ public final class Worker implements AutoCloseable
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
     private final Long2ObjectHashMap<byte[]> functionCode = new Long2ObjectHashMap<>();
     private final HashMap<String, WorkerTask> tasks = new HashMap<>();
+    /**
+     * Tasks sent ahead whose one missing input computes here, by that input's key: the executor thread that stores
+     * it starts them at once (no hand-over to the agent and back). Guarded by itself.
+     */
+    private final HashMap<String, ArrayList<WorkerTask>> inlineWaiters = new HashMap<>();
+    /** Tasks sent ahead that also wait for fetches: the agent starts them when the last input is in. Agent only. */
+    private final HashMap<String, ArrayList<WorkerTask>> localWaiters = new HashMap<>();
+    /** Tasks an executor thread could not start while the store was paused: the agent starts them. */
+    private final ManyToOneConcurrentArrayQueue<WorkerTask> aheadReady = new ManyToOneConcurrentArrayQueue<>(4096);
     private final ArrayDeque<WorkerTask> ready = new ArrayDeque<>();
     private long taskSequence;
     private long peakSinceReport;
@@ -601,6 +610,15 @@ public final class Worker implements AutoCloseable
         {
             int work = node.doWork();
             work += results.drain(onResult, 1024);
+            WorkerTask aheadTask;
+            while (null != (aheadTask = aheadReady.poll()))
+            {
+                if (tasks.get(aheadTask.key) == aheadTask)
+                {
+                    start(aheadTask);
+                }
+                work++;
+            }
             flushFinished();
             if (!ready.isEmpty() && !store.paused())
             {
@@ -698,6 +716,7 @@ public final class Worker implements AutoCloseable
         }
         executing.incrementAndGet();
         final long t0 = System.nanoTime();
+        ArrayList<WorkerTask> next = null;
         Result result;
         try
         {
@@ -729,6 +748,10 @@ public final class Worker implements AutoCloseable
                     }
                     store.put(task.key, value);
                     nbytes = store.nbytes(task.key);
+                    synchronized (inlineWaiters)
+                    {
+                        next = inlineWaiters.remove(task.key);
+                    }
                 }
                 finally
                 {
@@ -752,11 +775,47 @@ public final class Worker implements AutoCloseable
         {
             executing.decrementAndGet();
         }
+        if (null != result.error && !task.cancelled)
+        {
+            synchronized (inlineWaiters)
+            {
+                inlineWaiters.remove(task.key); // never stored here: the scheduler cancels its dependents
+            }
+        }
         while (!results.offer(result))
         {
             Thread.onSpinWait();
         }
         thread.wake();
+        if (null != next)
+        {
+            // Its result is reported first (above); its dependents sent ahead start on this thread's pool now.
+            for (final WorkerTask w : next)
+            {
+                startFromExecutor(w);
+            }
+        }
+    }
+
+    /** Start a task sent ahead from an executor thread; while the store is paused the agent starts it later. */
+    private void startFromExecutor(final WorkerTask task)
+    {
+        if (task.cancelled)
+        {
+            return;
+        }
+        if (store.paused())
+        {
+            while (!aheadReady.offer(task))
+            {
+                Thread.onSpinWait();
+            }
+            thread.wake();
+            return;
+        }
+        final PrioritizedRun run = new PrioritizedRun(task, this::run);
+        task.future = run;
+        executor.execute(run);
     }
 
     /**
@@ -814,6 +873,7 @@ public final class Worker implements AutoCloseable
             return;
         }
         tasks.remove(task.key);
+        final ArrayList<WorkerTask> waiters = localWaiters.remove(task.key);
         if (null != r.error)
         {
             final Throwable ex = r.error;
@@ -828,6 +888,17 @@ public final class Worker implements AutoCloseable
         }
         held.add(task.key);
         addFinished(r, task.key);
+        if (null != waiters)
+        {
+            // Tasks sent ahead of this one start now, without the scheduler's round trip.
+            for (final WorkerTask w : waiters)
+            {
+                if (tasks.get(w.key) == w && --w.missing == 0)
+                {
+                    start(w);
+                }
+            }
+        }
     }
 
     /** Adds a finished task to this duty cycle's TasksFinished, its result inline when its block is small. */
@@ -908,6 +979,18 @@ public final class Worker implements AutoCloseable
     }
 
     private void cancelTask(final String key)
+    {
+        // Its dependents sent ahead are cancelled by the scheduler too.
+        localWaiters.remove(key);
+        synchronized (inlineWaiters)
+        {
+            inlineWaiters.remove(key);
+        }
+        replaceTask(key);
+    }
+
+    /** Stop the task under this key, if any, keeping what waits for its result (it is being sent again). */
+    private void replaceTask(final String key)
     {
         final WorkerTask t = tasks.remove(key);
         if (null != t)
@@ -1173,15 +1256,55 @@ public final class Worker implements AutoCloseable
             final String key = d.key();
             final byte[] args = new byte[d.argumentsLength()];
             d.getArguments(args, 0, args.length);
-            cancelTask(key); // a task sent again (fresh locations) replaces the earlier one
+            replaceTask(key); // a task sent again (fresh locations) replaces the earlier one; its waiters stay
             final WorkerTask task = new WorkerTask(key, fnId, args, priority, taskSequence++);
             tasks.put(key, task);
+            ArrayList<String> localInputs = null;
             for (final java.util.Map.Entry<String, ArrayList<Long>> e : inputs.entrySet())
             {
                 if (!store.contains(e.getKey()))
                 {
                     task.missing++;
-                    fetch(e.getKey(), e.getValue().stream().mapToLong(Long::longValue).toArray(), task, false);
+                    final ArrayList<Long> holders = e.getValue();
+                    if (holders.size() == 1 && holders.get(0) == nodeId)
+                    {
+                        // Sent ahead: the input is computing here. If it is no longer here (erred, cancelled) the
+                        // scheduler cancels this task as well, and it never starts.
+                        if (tasks.containsKey(e.getKey()))
+                        {
+                            if (null == localInputs)
+                            {
+                                localInputs = new ArrayList<>(1);
+                            }
+                            localInputs.add(e.getKey());
+                        }
+                        continue;
+                    }
+                    fetch(e.getKey(), holders.stream().mapToLong(Long::longValue).toArray(), task, false);
+                }
+            }
+            if (null != localInputs && 1 == localInputs.size() && 1 == task.missing)
+            {
+                final String input = localInputs.get(0);
+                synchronized (inlineWaiters)
+                {
+                    if (store.contains(input))
+                    {
+                        task.missing = 0; // stored by its executor since the check above
+                    }
+                    else
+                    {
+                        inlineWaiters.computeIfAbsent(input, k -> new ArrayList<>(1)).add(task);
+                    }
+                }
+            }
+            else if (null != localInputs)
+            {
+                // With fetches as well: counted down on this thread, by onResult of each local input (which comes
+                // after this, even if its executor has stored it meanwhile) and by the fetches.
+                for (final String input : localInputs)
+                {
+                    localWaiters.computeIfAbsent(input, k -> new ArrayList<>(1)).add(task);
                 }
             }
             if (task.missing == 0)
@@ -1235,6 +1358,12 @@ public final class Worker implements AutoCloseable
                 }
             }
             tasks.clear();
+            localWaiters.clear();
+            synchronized (inlineWaiters)
+            {
+                inlineWaiters.clear();
+            }
+            aheadReady.clear();
             ready.clear();
             for (final FetchState f : fetches.values())
             {

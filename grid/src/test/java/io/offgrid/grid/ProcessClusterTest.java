@@ -2,9 +2,11 @@ package io.offgrid.grid;
 
 import io.offgrid.client.Bag;
 import io.offgrid.client.Client;
+import io.offgrid.client.Delayed;
 import io.offgrid.client.FutureStatus;
 import io.offgrid.client.GridException;
 import io.offgrid.client.GridFuture;
+import io.offgrid.client.RemoteTaskException;
 import io.offgrid.client.ScatterOptions;
 import io.offgrid.client.SubmitOptions;
 import org.junit.jupiter.api.Test;
@@ -71,6 +73,49 @@ class ProcessClusterTest
         assertEquals(0, ProcessHandle.current().children().count(), "no child process left");
         assertEquals(shmBefore, shmOfThisTest(shmBefore, children), "no driver directory left in /dev/shm");
         assertTrue(Files.isDirectory(temp));
+    }
+
+    /** Links of a chain go to the worker ahead of their inputs (Scheduler.Context#dependentsAhead). */
+    @Test
+    void chainLinksSentAheadComputeInOrderAndAFailingLinkFailsTheLinksAfterIt()
+    {
+        try (LocalCluster cluster = LocalCluster.builder().workers(2).processes(true).start();
+             Client client = cluster.client())
+        {
+            Delayed<Long> chain = Delayed.call((Long x) -> x + 1, 0L);
+            for (int i = 1; i < 300; i++)
+            {
+                chain = Delayed.call((Long x) -> x + 1, chain);
+            }
+            assertEquals(300L, chain.compute());
+
+            // Built one submit at a time, with a link that throws: those before it finish, those after it fail.
+            final List<GridFuture<Long>> links = new ArrayList<>();
+            GridFuture<Long> link = client.submit((Long x) -> x + 1, SubmitOptions.options().pure(false), 0L);
+            links.add(link);
+            for (int i = 1; i < 80; i++)
+            {
+                link = client.submit((Long x) ->
+                {
+                    if (x == 40)
+                    {
+                        throw new IllegalStateException("link after 40");
+                    }
+                    return x + 1;
+                }, SubmitOptions.options().pure(false), link);
+                links.add(link);
+            }
+            final RemoteTaskException failed = assertThrows(RemoteTaskException.class, links.get(79)::get);
+            assertEquals("java.lang.IllegalStateException", failed.remoteClass());
+            assertEquals("link after 40", failed.remoteMessage());
+            assertEquals(40L, links.get(39).get());
+            assertEquals(FutureStatus.ERROR, links.get(40).await(10, TimeUnit.SECONDS).status());
+            final GridFuture<Integer> after = client.submit((Integer x) -> x + 1, 6);
+            assertEquals(7, after.get(), "the workers keep running");
+            after.release();
+            links.forEach(GridFuture::release);
+            await(() -> client.info().taskCount() == 0, 5_000, "nothing left on the scheduler");
+        }
     }
 
     @Test

@@ -44,6 +44,7 @@ public final class Scheduler implements AutoCloseable
 
         private double workerSaturation = 1.1;
         private long rootTaskPipelineNs = 250_000L;
+        private int dependentsAhead = 32;
         private long bandwidthBytesPerSecond = 100_000_000L;
         private long defaultTaskDurationNs = 500_000_000L;
         private long stealIntervalNs = 100_000_000L;
@@ -97,6 +98,32 @@ public final class Scheduler implements AutoCloseable
         public long rootTaskPipelineNs()
         {
             return rootTaskPipelineNs;
+        }
+
+        /**
+         * How many links of a chain go to a worker ahead of their input. When a task is sent to a worker, its
+         * dependent, if it is the only one and waits for nothing else (other inputs in memory, the worker allowed),
+         * is sent to the same worker at once, and so on down the chain to this depth; the worker starts each as
+         * soon as its input is stored there, without the scheduler's round trip in between. A result read by
+         * several tasks is not followed: those are placed when it exists, so a fan-out spreads over workers. If the input does not reach memory
+         * there (error, retry, cancel, lost worker) the dependents sent ahead are cancelled on the worker and go
+         * back to waiting (or err with it). Default 32; 0 turns it off.
+         *
+         * @param v links, 0 to 64.
+         * @return this.
+         */
+        public Context dependentsAhead(final int v)
+        {
+            dependentsAhead = v;
+            return this;
+        }
+
+        /**
+         * @return links of a chain sent ahead of their input (0: off).
+         */
+        public int dependentsAhead()
+        {
+            return dependentsAhead;
         }
 
         /**
@@ -272,6 +299,7 @@ public final class Scheduler implements AutoCloseable
         {
             require(workerSaturation >= 1.0 && workerSaturation <= 1000, "workerSaturation must be in [1, 1000]");
             require(rootTaskPipelineNs >= 0, "rootTaskPipelineNs must not be negative");
+            require(dependentsAhead >= 0 && dependentsAhead <= 64, "dependentsAhead must be in [0, 64]");
             require(bandwidthBytesPerSecond > 0, "bandwidthBytesPerSecond must be positive");
             require(defaultTaskDurationNs > 0, "defaultTaskDurationNs must be positive");
             require(stealIntervalNs >= 0, "stealIntervalNs must not be negative");
@@ -351,12 +379,23 @@ public final class Scheduler implements AutoCloseable
 
         public int dependencyHolderCount(final int index)
         {
-            return t.dependencies[index].holderCount;
+            final TaskRecord d = t.dependencies[index];
+            return pendingHere(d) ? 1 : d.holderCount;
+        }
+
+        /** An input of a task sent ahead that is still computing on the same worker. */
+        private boolean pendingHere(final TaskRecord d)
+        {
+            return t.hasFlag(TaskRecord.FLAG_AHEAD) && d.is(PROCESSING) && d.processingOn == t.processingOn;
         }
 
         public long dependencyHolder(final int index, final int holder)
         {
             final TaskRecord d = t.dependencies[index];
+            if (pendingHere(d) && 0 == holder)
+            {
+                return d.processingOn.id; // the worker itself: it stores the input before it starts this task
+            }
             if (holder < 0 || holder >= d.holderCount)
             {
                 throw new IndexOutOfBoundsException("holder " + holder + " of " + d.holderCount);
@@ -388,6 +427,8 @@ public final class Scheduler implements AutoCloseable
     private final ArrayDeque<TaskRecord> toErr = new ArrayDeque<>();
     private final ArrayDeque<TaskRecord> toCompute = new ArrayDeque<>();
     private final ArrayDeque<TaskRecord> toRelease = new ArrayDeque<>();
+    /** Dependents sent ahead whose input left processing without reaching memory. */
+    private final ArrayDeque<TaskRecord> toPullBack = new ArrayDeque<>();
     private final ArrayList<TaskRecord> scratch = new ArrayList<>();
     private final ArrayList<WorkerState> workerScratch = new ArrayList<>();
     private final Object2IntHashMap<String> graphIndex = new Object2IntHashMap<>(-1);
@@ -843,6 +884,7 @@ public final class Scheduler implements AutoCloseable
         toErr.clear();
         toCompute.clear();
         toRelease.clear();
+        toPullBack.clear();
         for (final WorkerState w : workerList)
         {
             w.held.clear();
@@ -2073,11 +2115,16 @@ public final class Scheduler implements AutoCloseable
         {
             noWorker.remove(t);
         }
-        else if (from == PROCESSING && null != t.processingOn)
+        final WorkerState left = from == PROCESSING ? t.processingOn : null;
+        if (null != left)
         {
-            t.processingOn.unlink(t);
+            left.unlink(t);
         }
         t.state = (byte)to.ordinal();
+        if (from == PROCESSING && to != MEMORY)
+        {
+            leftProcessing(t);
+        }
 
         final boolean wasActive = from.isActive();
         final boolean isActive = to.isActive();
@@ -2146,6 +2193,21 @@ public final class Scheduler implements AutoCloseable
             {
                 ready(d);
             }
+            else if (d.hasFlag(TaskRecord.FLAG_AHEAD) && d.is(PROCESSING))
+            {
+                if (!t.hasHolder(d.processingOn))
+                {
+                    toPullBack.add(d); // the result came from elsewhere: not where d waits for it
+                }
+                else if (--d.waitingOn == 0)
+                {
+                    d.setFlag(TaskRecord.FLAG_AHEAD, false); // its input is stored where it runs: ordinary now
+                    if (ctx.dependentsAhead > 0)
+                    {
+                        sendDependentsAhead(d, d.processingOn, 1); // the window moves down the chain by a link
+                    }
+                }
+            }
         }
         dropFireAndForget(t);
         if (t.replication > t.holderCount)
@@ -2208,6 +2270,14 @@ public final class Scheduler implements AutoCloseable
             if (null != (t = toErr.pollFirst()))
             {
                 propagateError(t);
+            }
+            else if (null != (t = toPullBack.pollFirst()))
+            {
+                if (t.hasFlag(TaskRecord.FLAG_AHEAD) && t.is(PROCESSING))
+                {
+                    sink.cancelCompute(t.processingOn.id, t.key);
+                    reschedule(t); // waits for its input again
+                }
             }
             else if (null != (t = toCompute.pollFirst()))
             {
@@ -2297,6 +2367,55 @@ public final class Scheduler implements AutoCloseable
         {
             ready(t);
         }
+        else if (1 == missing && ctx.dependentsAhead > 0)
+        {
+            sendAheadOfProcessingInput(t);
+        }
+    }
+
+    /**
+     * A task that became waiting on one input already computing (a chain built one submit at a time): send it
+     * ahead to that input's worker if the chain sent ahead there is shorter than {@link Context#dependentsAhead}.
+     */
+    private void sendAheadOfProcessingInput(final TaskRecord t)
+    {
+        TaskRecord input = null;
+        for (final TaskRecord dep : t.dependencies)
+        {
+            if (!dep.is(MEMORY))
+            {
+                input = dep;
+            }
+        }
+        if (null == input || !input.is(PROCESSING) || 1 != input.dependentCount)
+        {
+            return;
+        }
+        int depth = 1;
+        for (TaskRecord link = input; link.hasFlag(TaskRecord.FLAG_AHEAD); depth++)
+        {
+            TaskRecord next = null;
+            for (final TaskRecord dep : link.dependencies)
+            {
+                if (!dep.is(MEMORY))
+                {
+                    next = dep;
+                }
+            }
+            if (null == next || depth > ctx.dependentsAhead)
+            {
+                return;
+            }
+            link = next;
+        }
+        final WorkerState w = input.processingOn;
+        if (depth <= ctx.dependentsAhead && !w.paused && (null == t.allowedWorkers || allows(t, w)))
+        {
+            t.setFlag(TaskRecord.FLAG_AHEAD, true);
+            transition(t, PROCESSING);
+            w.link(t);
+            sendCompute(w, t);
+        }
     }
 
     private void releaseIfUnneeded(final TaskRecord t)
@@ -2371,6 +2490,84 @@ public final class Scheduler implements AutoCloseable
         transition(t, PROCESSING);
         w.link(t);
         sendCompute(w, t);
+        if (ctx.dependentsAhead > 0)
+        {
+            sendDependentsAhead(t, w, 1);
+        }
+    }
+
+    /**
+     * Send to {@code w} now the dependents of {@code t} (processing there) that wait for nothing else, and theirs,
+     * to {@link Context#dependentsAhead(int)} links: the worker runs each once its input is stored, so a chain does
+     * not pay the scheduler's round trip per link.
+     */
+    private void sendDependentsAhead(final TaskRecord t, final WorkerState w, final int depth)
+    {
+        // Chains only: a result several tasks read is spread by placement once it exists, not piled onto the
+        // worker computing it (and the walk below stays one link per level, bounded by the depth).
+        if (depth > ctx.dependentsAhead || w.paused || 1 != t.dependentCount)
+        {
+            return;
+        }
+        for (int i = 0; i < t.dependentCount; i++)
+        {
+            final TaskRecord d = t.dependents[i];
+            if (d.hasFlag(TaskRecord.FLAG_AHEAD) && d.is(PROCESSING) && d.processingOn == w)
+            {
+                sendDependentsAhead(d, w, depth + 1); // already there: look further down
+            }
+            else if (d.is(WAITING) && 1 == d.waitingOn && (null == d.allowedWorkers || allows(d, w)) &&
+                onlyMissing(d, t))
+            {
+                d.setFlag(TaskRecord.FLAG_AHEAD, true);
+                transition(d, PROCESSING);
+                w.link(d);
+                sendCompute(w, d);
+                sendDependentsAhead(d, w, depth + 1);
+            }
+        }
+    }
+
+    private static boolean hasDependentAhead(final TaskRecord t)
+    {
+        for (int i = 0; i < t.dependentCount; i++)
+        {
+            if (t.dependents[i].hasFlag(TaskRecord.FLAG_AHEAD))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean onlyMissing(final TaskRecord d, final TaskRecord input)
+    {
+        for (final TaskRecord dep : d.dependencies)
+        {
+            if (dep != input && !dep.is(MEMORY))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * A task left processing other than into memory (the paths that do so cancel it on its worker). Its dependents
+     * sent ahead can no longer get their input where they are: pull them back (in {@link #settle()}, after errors,
+     * so a dependent of an erred task errs instead).
+     */
+    private void leftProcessing(final TaskRecord t)
+    {
+        t.setFlag(TaskRecord.FLAG_AHEAD, false);
+        for (int i = 0; i < t.dependentCount; i++)
+        {
+            final TaskRecord d = t.dependents[i];
+            if (d.hasFlag(TaskRecord.FLAG_AHEAD) && d.is(PROCESSING))
+            {
+                toPullBack.add(d);
+            }
+        }
     }
 
     private void sendCompute(final WorkerState w, final TaskRecord t)
@@ -2531,6 +2728,12 @@ public final class Scheduler implements AutoCloseable
                 TaskRecord t = victim.procTail;
                 for (int k = 0; k < backlog && null != t; k++, t = t.procPrev)
                 {
+                    // A task sent ahead waits for an input computing on the victim; one with dependents sent ahead
+                    // must store its result there: neither moves.
+                    if (t.hasFlag(TaskRecord.FLAG_AHEAD) || hasDependentAhead(t))
+                    {
+                        continue;
+                    }
                     if ((null == t.allowedWorkers || allows(t, thief)) && transferNs(t, thief) < gainNs)
                     {
                         chosen = t;

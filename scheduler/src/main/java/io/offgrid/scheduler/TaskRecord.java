@@ -14,6 +14,8 @@ final class TaskRecord
     static final byte FLAG_ALLOW_OTHER = 1;
     static final byte FLAG_LOST = 2;
     static final byte FLAG_MARK = 4;
+    /** Processing on a worker ahead of an input still computing there ({@code waitingOn} counts those inputs). */
+    static final byte FLAG_AHEAD = 8;
 
     final String key;
     final long seq;

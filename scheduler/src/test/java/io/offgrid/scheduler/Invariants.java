@@ -219,6 +219,11 @@ final class Invariants
             throw new AssertionError(st + " task nobody needs: " + t);
         }
         int missing = 0;
+        final boolean ahead = t.hasFlag(TaskRecord.FLAG_AHEAD);
+        if (ahead && st != TaskState.PROCESSING)
+        {
+            throw new AssertionError(st + " task still marked as sent ahead: " + t);
+        }
         for (final TaskRecord dep : t.dependencies)
         {
             if (!dep.is(TaskState.MEMORY))
@@ -228,9 +233,21 @@ final class Invariants
                 {
                     throw new AssertionError("task " + t + " waits on " + dep + " which is not going to be computed");
                 }
+                if (ahead && (!dep.is(TaskState.PROCESSING) || dep.processingOn != t.processingOn))
+                {
+                    throw new AssertionError("task " + t + " sent ahead to " + t.processingOn + " but its input " +
+                        dep + " is not computing there");
+                }
             }
         }
-        if (st == TaskState.WAITING ? missing == 0 || missing != t.waitingOn : missing != 0)
+        if (ahead)
+        {
+            if (missing == 0 || missing != t.waitingOn)
+            {
+                throw new AssertionError("task sent ahead " + t + ": waitingOn " + t.waitingOn + ", missing " + missing);
+            }
+        }
+        else if (st == TaskState.WAITING ? missing == 0 || missing != t.waitingOn : missing != 0)
         {
             throw new AssertionError(st + " task " + t + ": waitingOn " + t.waitingOn + ", deps missing " + missing);
         }

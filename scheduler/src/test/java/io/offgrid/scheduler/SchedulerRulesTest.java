@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Timeout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -189,7 +190,167 @@ class SchedulerRulesTest
         s.submitGraph(C1, graph);
         s.clientDisconnected(C1);
         assertEquals(0, s.taskCount());
-        assertEquals(2, sink.of(Kind.CANCEL_COMPUTE).size());
+        assertEquals(3, sink.of(Kind.CANCEL_COMPUTE).size(), "a and z computing, b sent ahead of a: " + sink.commands);
+        assertTrue(sink.has(Kind.CANCEL_COMPUTE, workerOf("b"), "b"));
+    }
+
+    // ---------------------------------------------------------------- links of a chain sent ahead
+
+    @Test
+    void aChainGoesToTheWorkerAheadOfItsInputsToTheConfiguredDepth()
+    {
+        s = new Scheduler(new Scheduler.Context().defaultTaskDurationNs(1_000_000).workerTimeoutNs(0)
+            .dependentsAhead(8), sink);
+        s.clientConnected(C1);
+        s.clientConnected(C2);
+        workers(2, 1);
+        chain(C1, "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10");
+        final long w = workerOf("c0");
+        for (int i = 1; i <= 8; i++)
+        {
+            final Cmd c = sink.compute("c" + i);
+            assertNotNull(c, "c" + i + " sent ahead: " + sink.commands);
+            assertEquals(w, c.worker);
+            assertArrayEquals(new long[]{w}, c.depHolders[0], "its input named as computing on the same worker");
+            assertEquals(TaskState.PROCESSING, s.taskState("c" + i));
+        }
+        assertNull(sink.compute("c9"), "the ninth link waits: depth 8");
+        assertEquals(TaskState.WAITING, s.taskState("c9"));
+        finish(w, "c0", 8);
+        assertEquals(w, workerOf("c9"), "c1's input is stored where it runs: the window moves down by one link");
+        assertNull(sink.compute("c10"));
+        finish(w, "c1", 8);
+        assertEquals(w, workerOf("c10"));
+        for (int i = 2; i <= 8; i++)
+        {
+            finish(w, "c" + i, 8);
+        }
+        finish(w, "c9", 8);
+        finish(w, "c10", 8);
+        assertEquals(KeyStatus.MEMORY, sink.lastStatus(C1, "c10"));
+    }
+
+    @Test
+    void aLinkSubmittedOnItsOwnGoesAheadOfItsComputingInput()
+    {
+        workers(2, 1);
+        graph.clear().task("a", FN).want("a");
+        s.submitGraph(C1, graph);
+        final long w = workerOf("a");
+        graph.clear().task("b", FN).dependsOn("a").want("b");
+        s.submitGraph(C1, graph);
+        Invariants.check(s);
+        assertEquals(w, workerOf("b"), "b sent to a's worker before a finished");
+        assertArrayEquals(new long[]{w}, sink.compute("b").depHolders[0]);
+        finish(w, "a", 8);
+        finish(w, "b", 8);
+        assertEquals(KeyStatus.MEMORY, sink.lastStatus(C1, "b"));
+    }
+
+    @Test
+    void withDependentsAheadOffEachLinkWaitsForItsInput()
+    {
+        s = new Scheduler(new Scheduler.Context().defaultTaskDurationNs(1_000_000).workerTimeoutNs(0)
+            .dependentsAhead(0), sink);
+        s.clientConnected(C1);
+        s.clientConnected(C2);
+        workers(1, 1);
+        chain(C1, "a", "b", "c");
+        assertNotNull(sink.compute("a"));
+        assertNull(sink.compute("b"));
+        assertEquals(TaskState.WAITING, s.taskState("b"));
+        assertThrows(IllegalArgumentException.class, () -> new Scheduler.Context().dependentsAhead(-1).conclude());
+        assertThrows(IllegalArgumentException.class, () -> new Scheduler.Context().dependentsAhead(65).conclude());
+    }
+
+    @Test
+    void aResultSeveralTasksReadIsNotFollowedAhead()
+    {
+        workers(2, 1);
+        graph.clear().task("a", FN).task("b", FN).dependsOn("a").want("b").task("c", FN).dependsOn("a").want("c");
+        s.submitGraph(C1, graph);
+        assertNull(sink.compute("b"), "a fan-out is placed once a exists: " + sink.commands);
+        assertNull(sink.compute("c"));
+        finish(workerOf("a"), "a", 8);
+        assertNotNull(sink.compute("b"));
+        assertNotNull(sink.compute("c"));
+    }
+
+    @Test
+    void aDependentWithAnotherMissingInputIsNotSentAhead()
+    {
+        workers(1, 1);
+        graph.clear().task("x", FN).task("y", FN).task("z", FN).dependsOn("x").dependsOn("y").want("z");
+        s.submitGraph(C1, graph);
+        assertNotNull(sink.compute("x"));
+        assertNull(sink.compute("z"), "z also needs y, not yet in memory");
+        finish(1, "x", 8);
+        assertNull(sink.compute("z"));
+    }
+
+    @Test
+    void dependentsAheadOfAnErredTaskErrAndAreCancelledOnTheWorker()
+    {
+        workers(1, 1);
+        chain(C1, "a", "b", "c");
+        sink.take();
+        s.taskErred(1, "a", "java.lang.RuntimeException: boom");
+        Invariants.check(s);
+        assertEquals(TaskState.ERRED, s.taskState("c"));
+        assertEquals(KeyStatus.ERRED, sink.lastStatus(C1, "c"));
+        assertTrue(sink.has(Kind.CANCEL_COMPUTE, 1, "b"));
+        assertTrue(sink.has(Kind.CANCEL_COMPUTE, 1, "c"));
+    }
+
+    @Test
+    void dependentsAheadOfARetriedTaskAreCancelledAndWaitAgain()
+    {
+        workers(1, 1);
+        graph.clear().task("a", FN).retries(1).task("b", FN).dependsOn("a").task("c", FN).dependsOn("b").want("c");
+        s.submitGraph(C1, graph);
+        assertNotNull(sink.compute("c"));
+        sink.take();
+        s.taskErred(1, "a", "java.lang.RuntimeException: once");
+        Invariants.check(s);
+        assertTrue(sink.has(Kind.CANCEL_COMPUTE, 1, "b"), sink.commands.toString());
+        assertTrue(sink.has(Kind.CANCEL_COMPUTE, 1, "c"));
+        // a runs again, and its chain goes ahead again behind it
+        assertNotNull(sink.compute("a"));
+        assertNotNull(sink.compute("b"));
+        assertNotNull(sink.compute("c"));
+        finish(1, "a", 8);
+        finish(1, "b", 8);
+        finish(1, "c", 8);
+        assertEquals(KeyStatus.MEMORY, sink.lastStatus(C1, "c"));
+    }
+
+    @Test
+    void neitherALinkSentAheadNorItsInputIsStolen()
+    {
+        workers(1, 1);
+        chain(C1, "a", "b", "c");
+        s.workerJoined(0, 2, 1, 1000);
+        sink.take();
+        s.tick(TimeUnit.SECONDS.toNanos(10));
+        Invariants.check(s);
+        assertTrue(sink.of(Kind.CANCEL_COMPUTE).isEmpty(), "nothing moved: " + sink.commands);
+        assertTrue(sink.of(Kind.COMPUTE).isEmpty());
+    }
+
+    @Test
+    void aLinkAheadOfAResultThatArrivedFromAnotherWorkerGoesBackToWaiting()
+    {
+        workers(2, 1);
+        chain(C1, "a", "b");
+        final long w = workerOf("a");
+        final long other = 3 - w;
+        sink.take();
+        finish(other, "a", 8); // a stale copy that finished elsewhere: a is cancelled where b waits for it
+        assertTrue(sink.has(Kind.CANCEL_COMPUTE, w, "a"));
+        assertTrue(sink.has(Kind.CANCEL_COMPUTE, w, "b"));
+        assertEquals(other, workerOf("b"), "b placed again, where a is");
+        finish(other, "b", 8);
+        assertEquals(KeyStatus.MEMORY, sink.lastStatus(C1, "b"));
     }
 
     @Test
@@ -294,7 +455,9 @@ class SchedulerRulesTest
         assertEquals(TaskState.FORGOTTEN, s.taskState("c"));
         assertNull(sink.lastStatus(C2, "d"), "without force another client's key is not cancelled: " + sink.commands);
         assertEquals(TaskState.PROCESSING, s.taskState("a"), "still needed by d");
-        assertEquals(TaskState.WAITING, s.taskState("e"), "a published key is not cancelled either");
+        // e waits for b, or runs ahead of it on b's worker (Context#dependentsAhead): either way not cancelled
+        assertTrue(s.taskState("e") == TaskState.PROCESSING || s.taskState("e") == TaskState.WAITING,
+            "a published key is not cancelled either: " + s.taskState("e"));
         finish(1, "a", 1);
         finish(1, "b", 1);
         finish(1, "d", 1);

@@ -203,7 +203,9 @@ class SchedulerSimulationTest
                 for (final long h : cmd.depHolders[i])
                 {
                     final FakeWorker hw = live.get(h);
-                    assertTrue(null != hw && hw.data.contains(cmd.deps[i]),
+                    // Sent ahead: the input is still computing on this very worker.
+                    final boolean pendingHere = h == workerId && w.assigned.containsKey(cmd.deps[i]);
+                    assertTrue(null != hw && (hw.data.contains(cmd.deps[i]) || pendingHere),
                         "compute of " + cmd.key + " says " + h + " holds " + cmd.deps[i] + " but it does not");
                 }
             }
@@ -504,7 +506,19 @@ class SchedulerSimulationTest
                 return;
             }
             final FakeWorker w = busy.get(rnd.nextInt(busy.size()));
-            final List<String> keys = new ArrayList<>(w.assigned.keySet());
+            // A real worker starts a task sent ahead only once its input is stored there.
+            final List<String> keys = new ArrayList<>();
+            for (final RecordingSink.Cmd c : w.assigned.values())
+            {
+                if (!waitsHere(w, c))
+                {
+                    keys.add(c.key);
+                }
+            }
+            if (keys.isEmpty())
+            {
+                return;
+            }
             final String key = keys.get(rnd.nextInt(Math.min(keys.size(), 3)));
             final RecordingSink.Cmd cmd = w.assigned.remove(key);
             final TaskRecord t = s.tasks.get(key);
@@ -548,6 +562,18 @@ class SchedulerSimulationTest
             }
             w.data.add(key);
             s.taskFinished(w.id, key, 1 + rnd.nextInt(1000), "long", rnd.nextInt(2_000_000));
+        }
+
+        private boolean waitsHere(final FakeWorker w, final RecordingSink.Cmd c)
+        {
+            for (final String dep : c.deps)
+            {
+                if (!w.data.contains(dep) && w.assigned.containsKey(dep))
+                {
+                    return true;
+                }
+            }
+            return false;
         }
 
         void release()
