@@ -750,7 +750,7 @@ public final class Worker implements AutoCloseable
                     nbytes = store.nbytes(task.key);
                     synchronized (inlineWaiters)
                     {
-                        next = inlineWaiters.remove(task.key);
+                        next = task.cancelled ? null : inlineWaiters.remove(task.key);
                     }
                 }
                 finally
@@ -775,11 +775,14 @@ public final class Worker implements AutoCloseable
         {
             executing.decrementAndGet();
         }
-        if (null != result.error && !task.cancelled)
+        if (null != result.error)
         {
             synchronized (inlineWaiters)
             {
-                inlineWaiters.remove(task.key); // never stored here: the scheduler cancels its dependents
+                if (!task.cancelled)
+                {
+                    inlineWaiters.remove(task.key); // never stored here: the scheduler cancels its dependents
+                }
             }
         }
         while (!results.offer(result))
@@ -876,6 +879,10 @@ public final class Worker implements AutoCloseable
         final ArrayList<WorkerTask> waiters = localWaiters.remove(task.key);
         if (null != r.error)
         {
+            synchronized (inlineWaiters)
+            {
+                inlineWaiters.remove(task.key); // registered after its executor cleared them: never stored here
+            }
             final Throwable ex = r.error;
             final StringWriter trace = new StringWriter();
             ex.printStackTrace(new PrintWriter(trace));
@@ -995,7 +1002,10 @@ public final class Worker implements AutoCloseable
         final WorkerTask t = tasks.remove(key);
         if (null != t)
         {
-            t.cancelled = true;
+            synchronized (inlineWaiters)
+            {
+                t.cancelled = true; // under the lock: its executor then leaves the waiters to the new task
+            }
             if (null != t.future)
             {
                 t.future.cancel(false);
@@ -1262,54 +1272,59 @@ public final class Worker implements AutoCloseable
             ArrayList<String> localInputs = null;
             for (final java.util.Map.Entry<String, ArrayList<Long>> e : inputs.entrySet())
             {
-                if (!store.contains(e.getKey()))
+                final String input = e.getKey();
+                final ArrayList<Long> holders = e.getValue();
+                final boolean here = holders.size() == 1 && holders.get(0) == nodeId;
+                // Sent ahead: the input computes here. Until its result is reported (it is in tasks) this task waits
+                // even if the input is stored already, so the scheduler hears the input finish first. One not here
+                // and not stored is sent here again later, or the scheduler cancels this task.
+                if (here && (tasks.containsKey(input) || !store.contains(input)))
                 {
                     task.missing++;
-                    final ArrayList<Long> holders = e.getValue();
-                    if (holders.size() == 1 && holders.get(0) == nodeId)
+                    if (null == localInputs)
                     {
-                        // Sent ahead: the input is computing here. If it is no longer here (erred, cancelled) the
-                        // scheduler cancels this task as well, and it never starts.
-                        if (tasks.containsKey(e.getKey()))
-                        {
-                            if (null == localInputs)
-                            {
-                                localInputs = new ArrayList<>(1);
-                            }
-                            localInputs.add(e.getKey());
-                        }
-                        continue;
+                        localInputs = new ArrayList<>(1);
                     }
-                    fetch(e.getKey(), holders.stream().mapToLong(Long::longValue).toArray(), task, false);
+                    localInputs.add(input);
+                }
+                else if (!store.contains(input))
+                {
+                    task.missing++;
+                    fetch(input, holders.stream().mapToLong(Long::longValue).toArray(), task, false);
                 }
             }
-            if (null != localInputs && 1 == localInputs.size() && 1 == task.missing)
+            if (null != localInputs)
             {
-                final String input = localInputs.get(0);
-                synchronized (inlineWaiters)
-                {
-                    if (store.contains(input))
-                    {
-                        task.missing = 0; // stored by its executor since the check above
-                    }
-                    else
-                    {
-                        inlineWaiters.computeIfAbsent(input, k -> new ArrayList<>(1)).add(task);
-                    }
-                }
-            }
-            else if (null != localInputs)
-            {
-                // With fetches as well: counted down on this thread, by onResult of each local input (which comes
-                // after this, even if its executor has stored it meanwhile) and by the fetches.
-                for (final String input : localInputs)
-                {
-                    localWaiters.computeIfAbsent(input, k -> new ArrayList<>(1)).add(task);
-                }
+                waitForLocalInputs(task, localInputs);
             }
             if (task.missing == 0)
             {
                 start(task);
+            }
+        }
+
+        /**
+         * The only missing input, not stored yet: the executor thread that stores it starts the task right after
+         * reporting it. Stored but not yet reported, or with fetches as well: this thread counts it down in
+         * onResult, after the input's report.
+         */
+        private void waitForLocalInputs(final WorkerTask task, final ArrayList<String> localInputs)
+        {
+            if (1 == localInputs.size() && 1 == task.missing)
+            {
+                final String input = localInputs.get(0);
+                synchronized (inlineWaiters)
+                {
+                    if (!store.contains(input))
+                    {
+                        inlineWaiters.computeIfAbsent(input, k -> new ArrayList<>(1)).add(task);
+                        return;
+                    }
+                }
+            }
+            for (final String input : localInputs)
+            {
+                localWaiters.computeIfAbsent(input, k -> new ArrayList<>(1)).add(task);
             }
         }
 

@@ -1078,6 +1078,11 @@ public final class Scheduler implements AutoCloseable
             final long kindAvg = kindDurationNs.get(t.kind);
             kindDurationNs.put(t.kind, kindAvg < 0 ? computeNs : Math.max(1, kindAvg - (kindAvg >> 3) + (computeNs >> 3)));
         }
+        if (t.is(PROCESSING) && t.hasFlag(TaskRecord.FLAG_AHEAD) && t.processingOn != w)
+        {
+            sink.freeKey(workerId, key); // a stale copy from before it was sent ahead elsewhere: its input is not in
+            return;                      // memory yet, so it cannot have been computed from the current one
+        }
         if (t.is(PROCESSING))
         {
             final WorkerState on = t.processingOn;
@@ -2121,9 +2126,13 @@ public final class Scheduler implements AutoCloseable
             left.unlink(t);
         }
         t.state = (byte)to.ordinal();
-        if (from == PROCESSING && to != MEMORY)
+        if (from == PROCESSING)
         {
-            leftProcessing(t);
+            t.setFlag(TaskRecord.FLAG_AHEAD, false);
+            if (to != MEMORY)
+            {
+                leftProcessing(t);
+            }
         }
 
         final boolean wasActive = from.isActive();
@@ -2559,7 +2568,6 @@ public final class Scheduler implements AutoCloseable
      */
     private void leftProcessing(final TaskRecord t)
     {
-        t.setFlag(TaskRecord.FLAG_AHEAD, false);
         for (int i = 0; i < t.dependentCount; i++)
         {
             final TaskRecord d = t.dependents[i];

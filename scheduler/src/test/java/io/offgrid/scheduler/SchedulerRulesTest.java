@@ -277,6 +277,22 @@ class SchedulerRulesTest
     }
 
     @Test
+    void aStaleResultOfALinkAheadFromAnotherWorkerIsFreedNotTaken()
+    {
+        workers(2, 1);
+        chain(C1, "a", "b");
+        final long w = workerOf("b");
+        final long other = 3 - w;
+        sink.take();
+        finish(other, "b", 8); // computed there before, from an input that is being computed again now
+        assertTrue(sink.has(Kind.FREE, other, "b"), sink.commands.toString());
+        assertEquals(TaskState.PROCESSING, s.taskState("b"));
+        finish(w, "a", 8);
+        finish(w, "b", 8);
+        assertEquals(KeyStatus.MEMORY, sink.lastStatus(C1, "b"));
+    }
+
+    @Test
     void aDependentWithAnotherMissingInputIsNotSentAhead()
     {
         workers(1, 1);
