@@ -32,7 +32,21 @@ class SchedulerRulesTest
     void setUp()
     {
         sink = new RecordingSink();
-        s = new Scheduler(new Scheduler.Context().defaultTaskDurationNs(1_000_000).workerTimeoutNs(0), sink);
+        s = new Scheduler(testContext(), sink);
+        s.clientConnected(C1);
+        s.clientConnected(C2);
+    }
+
+    private static Scheduler.Context testContext()
+    {
+        return new Scheduler.Context().defaultTaskDurationNs(1_000_000).workerTimeoutNs(0);
+    }
+
+    /** Replace setUp's scheduler with one whose settings {@code change} alters, both clients connected. */
+    private void restartWith(final java.util.function.UnaryOperator<Scheduler.Context> change)
+    {
+        s.close();
+        s = new Scheduler(change.apply(testContext()), sink);
         s.clientConnected(C1);
         s.clientConnected(C2);
     }
@@ -199,10 +213,7 @@ class SchedulerRulesTest
     @Test
     void aChainGoesToTheWorkerAheadOfItsInputsToTheConfiguredDepth()
     {
-        s = new Scheduler(new Scheduler.Context().defaultTaskDurationNs(1_000_000).workerTimeoutNs(0)
-            .dependentsAhead(8), sink);
-        s.clientConnected(C1);
-        s.clientConnected(C2);
+        restartWith(c -> c.dependentsAhead(8));
         workers(2, 1);
         chain(C1, "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10");
         final long w = workerOf("c0");
@@ -250,10 +261,7 @@ class SchedulerRulesTest
     @Test
     void withDependentsAheadOffEachLinkWaitsForItsInput()
     {
-        s = new Scheduler(new Scheduler.Context().defaultTaskDurationNs(1_000_000).workerTimeoutNs(0)
-            .dependentsAhead(0), sink);
-        s.clientConnected(C1);
-        s.clientConnected(C2);
+        restartWith(c -> c.dependentsAhead(0));
         workers(1, 1);
         chain(C1, "a", "b", "c");
         assertNotNull(sink.compute("a"));

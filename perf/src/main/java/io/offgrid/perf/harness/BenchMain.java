@@ -404,43 +404,27 @@ public final class BenchMain
                 }
                 boolean disturbed = false;
                 final List<Object> warmupErrors = new ArrayList<>();
-                for (int w = 0; w < o.warmups && null != bench; w++)
+                // Untimed warm-ups first (r < 0), then the timed runs; only timed runs give figures and loads.
+                for (int r = -o.warmups; r < o.runs; r++)
                 {
-                    log(o, mode + " " + sc.name() + " warm-up " + (w + 1) + "/" + o.warmups);
-                    try
-                    {
-                        sc.runner().run(bench.scenarios);
-                    }
-                    catch (final Exception | OutOfMemoryError ex)
-                    {
-                        warmupErrors.add(ex.getClass().getSimpleName() + ": " + ex.getMessage());
-                        log(o, mode + " " + sc.name() + " warm-up FAILED: " + ex);
-                        if (bench.healthy())
-                        {
-                            bench.scenarios.waitIdle();
-                        }
-                        else
-                        {
-                            warmupErrors.add("a worker was lost: the cluster was restarted after this warm-up");
-                            bench.close();
-                            bench = null;
-                            bench = new Bench(o, mode);
-                            restarts++;
-                        }
-                    }
-                }
-                for (int r = 0; r < o.runs; r++)
-                {
-                    log(o, mode + " " + sc.name() + " run " + (r + 1) + "/" + o.runs);
+                    final boolean warmup = r < 0;
+                    final String what = warmup ? "warm-up " + (r + o.warmups + 1) + "/" + o.warmups :
+                        "run " + (r + 1) + "/" + o.runs;
+                    final List<Object> failures = warmup ? warmupErrors : errors;
+                    log(o, mode + " " + sc.name() + " " + what);
                     final LoadMonitor.Snapshot a = mon.snap();
                     try
                     {
-                        runs.add(sc.runner().run(bench.scenarios));
+                        final Object figures = sc.runner().run(bench.scenarios);
+                        if (!warmup)
+                        {
+                            runs.add(figures);
+                        }
                     }
                     catch (final Exception | OutOfMemoryError ex)
                     {
-                        errors.add(ex.getClass().getSimpleName() + ": " + ex.getMessage());
-                        log(o, mode + " " + sc.name() + " FAILED: " + ex);
+                        failures.add(ex.getClass().getSimpleName() + ": " + ex.getMessage());
+                        log(o, mode + " " + sc.name() + " " + what + " FAILED: " + ex);
                         if (bench.healthy())
                         {
                             bench.scenarios.waitIdle();
@@ -448,13 +432,18 @@ public final class BenchMain
                         else
                         {
                             // A lost worker would spoil every later figure: start a fresh cluster.
-                            errors.add("a worker was lost: the cluster was restarted after this run");
+                            failures.add("a worker was lost: the cluster was restarted after this " +
+                                (warmup ? "warm-up" : "run"));
                             log(o, mode + " cluster lost a worker; starting a fresh one");
                             bench.close();
                             bench = null;
                             bench = new Bench(o, mode);
                             restarts++;
                         }
+                    }
+                    if (warmup)
+                    {
+                        continue;
                     }
                     final Map<String, Object> load = LoadMonitor.delta(a, mon.snap());
                     loads.add(load);
