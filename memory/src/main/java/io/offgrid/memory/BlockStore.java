@@ -1,5 +1,6 @@
 package io.offgrid.memory;
 
+import io.offgrid.memory.internal.LargePages;
 import io.offgrid.memory.internal.NativeMemory;
 import io.offgrid.memory.internal.NodeDirectories;
 import io.offgrid.memory.internal.SpillFiles;
@@ -118,6 +119,7 @@ public final class BlockStore implements AutoCloseable
         this.spillBytesThreshold = (long)(limit * ctx.spillFraction());
         this.pauseBytes = (long)(limit * ctx.pauseFraction());
         this.regions = new RegionCache(ctx.regionCacheBytes(), 1 << 20);
+        LargePages.preload(); // ready by the first large block: a region allocated before stays on 4 KiB pages
         this.lru = new StoredBlock(this, "", 0);
         lru.next = lru;
         lru.prev = lru;

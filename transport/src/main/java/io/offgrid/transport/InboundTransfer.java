@@ -13,6 +13,9 @@ final class InboundTransfer
     final UnsafeBuffer metadata;
     final NativeCrc32c crc = new NativeCrc32c();
     long received;
+    /** Direct read (same host): the block's address in the sender's process, and the sender. */
+    long remoteAddress;
+    Peer sender;
 
     InboundTransfer(final long id, final long address, final long length, final UnsafeBuffer metadata)
     {

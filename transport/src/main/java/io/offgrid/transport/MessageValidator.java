@@ -53,6 +53,8 @@ final class MessageValidator
         templates.put(BlockChunkDecoder.TEMPLATE_ID, new Template(BlockChunkDecoder.BLOCK_LENGTH, (b, o, l, v) -> blockChunk.wrap(b, o, l, v).sbeSkip().encodedLength()));
         final BlockEndDecoder blockEnd = new BlockEndDecoder();
         templates.put(BlockEndDecoder.TEMPLATE_ID, new Template(BlockEndDecoder.BLOCK_LENGTH, (b, o, l, v) -> blockEnd.wrap(b, o, l, v).sbeSkip().encodedLength()));
+        final BlockOfferDecoder blockOffer = new BlockOfferDecoder();
+        templates.put(BlockOfferDecoder.TEMPLATE_ID, new Template(BlockOfferDecoder.BLOCK_LENGTH, (b, o, l, v) -> blockOffer.wrap(b, o, l, v).sbeSkip().encodedLength()));
         final BlockResultDecoder blockResult = new BlockResultDecoder();
         templates.put(BlockResultDecoder.TEMPLATE_ID, new Template(BlockResultDecoder.BLOCK_LENGTH, (b, o, l, v) -> blockResult.wrap(b, o, l, v).sbeSkip().encodedLength()));
         final BlockStartDecoder blockStart = new BlockStartDecoder();

@@ -20,6 +20,10 @@ final class OutboundTransfer
     final NativeCrc32c crc = new NativeCrc32c();
     int state = START;
     long sent;
+    /** Offered for a direct read and waiting for the receiver to take it. */
+    boolean offered;
+    /** The receiver asked for this one streamed: do not offer it again. */
+    boolean streamOnly;
 
     OutboundTransfer(final long id, final long address, final long length, final UnsafeBuffer metadata)
     {

@@ -31,6 +31,10 @@ final class Peer
     String endpoint;
     String bulkEndpoint;
     String driverKey;
+    /** Its pid when it runs on this host in this pid namespace (its memory may be read directly), else -1. */
+    long pid = -1;
+    /** It cannot read this node's memory (it answered NO_DIRECT_READ): stream every block to it. */
+    boolean noDirectReads;
     int ipcControlStreamId;
     int ipcBulkStreamId;
 

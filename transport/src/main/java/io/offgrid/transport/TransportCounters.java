@@ -21,6 +21,8 @@ public final class TransportCounters
     volatile long blocksSent;
     volatile long blocksReceived;
     volatile long blocksFailed;
+    volatile long blocksReadDirect;
+    volatile long offersStreamed;
     volatile long bytesSent;
     volatile long bytesReceived;
     volatile long strayChunksDropped;
@@ -125,6 +127,18 @@ public final class TransportCounters
         return blocksReceived;
     }
 
+    /** @return incoming blocks read straight from the sender's memory (same host), a subset of blocksReceived. */
+    public long blocksReadDirect()
+    {
+        return blocksReadDirect;
+    }
+
+    /** @return outgoing blocks offered for a direct read that the receiver asked to have streamed instead. */
+    public long offersStreamed()
+    {
+        return offersStreamed;
+    }
+
     /** @return transfers that failed, either way. */
     public long blocksFailed()
     {
@@ -175,6 +189,7 @@ public final class TransportCounters
             ", unhandled=" + unhandledDropped + ", handlerErrors=" + handlerErrors +
             ", refused=" + handshakesRefused + ", joined=" + peersJoined + ", lost=" + peersLost +
             ", blocksSent=" + blocksSent + ", blocksReceived=" + blocksReceived + ", blocksFailed=" + blocksFailed +
+            ", blocksReadDirect=" + blocksReadDirect + ", offersStreamed=" + offersStreamed +
             ", bytesSent=" + bytesSent + ", bytesReceived=" + bytesReceived + ", strayChunks=" + strayChunksDropped +
             ", unboundHandshake=" + unboundHandshakeDropped + ", commandsRejected=" + commandsRejected +
             ", queueMemoryBytes=" + queueMemoryBytes + '}';

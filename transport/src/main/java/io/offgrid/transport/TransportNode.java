@@ -63,6 +63,8 @@ public final class TransportNode implements Agent, AutoCloseable
         MessageHeaderEncoder.ENCODED_LENGTH + BlockChunkEncoder.BLOCK_LENGTH + BlockChunkEncoder.dataHeaderLength();
     private static final int FRAGMENT_LIMIT = 64;
     private static final int CHUNKS_PER_PEER_PER_CYCLE = 8;
+    /** Chunks read from senders' memory per node cycle, control polled between them: 16 MiB at the default chunk. */
+    private static final int DIRECT_CHUNKS_PER_CYCLE = 16;
     /** Up to this many driver duty cycles per node cycle while the driver has work: 2 MiB of 64 KiB datagrams. */
     static final int DRIVER_STEPS_PER_CYCLE = 32;
     /** A driver step whose work count reaches this moved a datagram's worth of bytes (bookkeeping counts units). */
@@ -97,6 +99,11 @@ public final class TransportNode implements Agent, AutoCloseable
     private final Int2ObjectHashMap<MessageHandler> handlers;
     private final ArrayList<Peer> peerList = new ArrayList<>();
     private final ArrayList<Peer> lostScratch = new ArrayList<>();
+    /** Incoming blocks being read from their senders' memory, in turn, one chunk at a time. */
+    private final ArrayList<InboundTransfer> directReads = new ArrayList<>();
+    private final String processKey = ProcessMemory.processKey();
+    private final ProcessMemory processMemory;
+    private int directReadCursor;
 
     private final UnsafeBuffer encodeBuffer = new UnsafeBuffer(BufferUtil.allocateDirectAligned(4096, 64));
     private final UnsafeBuffer chunkHeader = new UnsafeBuffer(BufferUtil.allocateDirectAligned(64, 64));
@@ -128,6 +135,8 @@ public final class TransportNode implements Agent, AutoCloseable
     private final BlockEndDecoder blockEndDecoder = new BlockEndDecoder();
     private final BlockAbortEncoder blockAbortEncoder = new BlockAbortEncoder();
     private final BlockAbortDecoder blockAbortDecoder = new BlockAbortDecoder();
+    private final BlockOfferEncoder blockOfferEncoder = new BlockOfferEncoder();
+    private final BlockOfferDecoder blockOfferDecoder = new BlockOfferDecoder();
     private final BlockResultEncoder blockResultEncoder = new BlockResultEncoder();
     private final BlockResultDecoder blockResultDecoder = new BlockResultDecoder();
 
@@ -156,6 +165,7 @@ public final class TransportNode implements Agent, AutoCloseable
         this.commands = new CommandQueue(ctx.commandQueueCapacity, ctx.commandTimeoutNs, ctx.nodeId, counters);
         // Poll about one chunk of bulk fragments per duty cycle, so control is polled between every chunk's worth.
         this.bulkFragmentLimit = Math.max(1, ctx.chunkLength / (ctx.bulkMtu - 32));
+        this.processMemory = ctx.directReads ? ProcessMemory.reader() : null;
 
         TransportDriver driver = null;
         Aeron client = null;
@@ -520,6 +530,11 @@ public final class TransportNode implements Agent, AutoCloseable
             work += bulk + pollControl();
         }
 
+        if (!directReads.isEmpty())
+        {
+            work += progressDirectReads();
+        }
+
         Runnable command;
         while (null != (command = commands.poll()))
         {
@@ -849,7 +864,8 @@ public final class TransportNode implements Agent, AutoCloseable
                 .putMac(peer.challengeMac, 0, Handshake.MAC_LENGTH)
                 .putInitiatorNonce(peer.peerNonce, 0, Handshake.NONCE_LENGTH)
                 .bulkEndpoint(bulkEndpoint)
-                .driverKey(driverKey);
+                .driverKey(driverKey)
+                .processKey(processKey);
             if (offerHandshake(peer, encoded(challengeEncoder.encodedLength())))
             {
                 peer.challengePending = false;
@@ -877,7 +893,8 @@ public final class TransportNode implements Agent, AutoCloseable
                 .putNonce(peer.initiatorNonce, 0, Handshake.NONCE_LENGTH)
                 .endpoint(endpoint)
                 .bulkEndpoint(bulkEndpoint)
-                .driverKey(driverKey);
+                .driverKey(driverKey)
+                .processKey(processKey);
             if (offerHandshake(peer, encoded(helloEncoder.encodedLength())))
             {
                 peer.outState = Peer.OUT_HELLO_SENT;
@@ -1161,6 +1178,7 @@ public final class TransportNode implements Agent, AutoCloseable
         final String peerEndpoint = hello.endpoint();
         final String peerBulkEndpoint = hello.bulkEndpoint();
         final String peerDriverKey = hello.driverKey();
+        final String peerProcessKey = hello.processKey();
         if (peerId == ctx.nodeId || peerId < 0)
         {
             counters.handshakesRefused++;
@@ -1212,6 +1230,7 @@ public final class TransportNode implements Agent, AutoCloseable
         peer.endpoint = peerEndpoint;
         peer.bulkEndpoint = peerBulkEndpoint;
         peer.driverKey = peerDriverKey;
+        peer.pid = ProcessMemory.sameHostPid(peerProcessKey);
         peer.ipcControlStreamId = ipcControl;
         peer.ipcBulkStreamId = ipcBulk;
         System.arraycopy(nonceScratch, 0, peer.peerNonce, 0, Handshake.NONCE_LENGTH);
@@ -1278,6 +1297,7 @@ public final class TransportNode implements Agent, AutoCloseable
         challenge.getMac(macScratch, 0, Handshake.MAC_LENGTH);
         peer.bulkEndpoint = peerBulkEndpoint;
         peer.driverKey = challenge.driverKey();
+        peer.pid = ProcessMemory.sameHostPid(challenge.processKey());
         final byte[] expected = new byte[Handshake.MAC_LENGTH];
         handshake.challengeMac(peer.initiatorNonce, peer.responderNonceSeen, ctx.nodeId, peerId, expected);
         if (!handshake.matches(expected, macScratch))
@@ -1527,6 +1547,19 @@ public final class TransportNode implements Agent, AutoCloseable
         {
             case OutboundTransfer.START:
             {
+                if (t.length >= ctx.directReadThreshold && !t.streamOnly && null != processMemory && peer.pid > 0 &&
+                    !peer.noDirectReads)
+                {
+                    blockOfferEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder)
+                        .transferId(t.id).length(t.length).address(t.address).putMetadata(t.metadata, 0, t.metadata.capacity());
+                    final long result = pub.offer(encodeBuffer, 0, encoded(blockOfferEncoder.encodedLength()));
+                    if (result > 0)
+                    {
+                        t.offered = true;
+                        t.state = OutboundTransfer.AWAITING_RESULT;
+                    }
+                    return result;
+                }
                 blockStartEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder)
                     .transferId(t.id).length(t.length).putMetadata(t.metadata, 0, t.metadata.capacity());
                 final long result = pub.offer(encodeBuffer, 0, encoded(blockStartEncoder.encodedLength()));
@@ -1589,10 +1622,25 @@ public final class TransportNode implements Agent, AutoCloseable
                 {
                     return;
                 }
+                if (t.offered && t.state == OutboundTransfer.AWAITING_RESULT &&
+                    (BlockStatus.STREAM == status || BlockStatus.NO_DIRECT_READ == status))
+                {
+                    // The receiver did not read it: stream it, from the start, under the same id.
+                    counters.offersStreamed++;
+                    peer.noDirectReads |= BlockStatus.NO_DIRECT_READ == status;
+                    t.offered = false;
+                    t.streamOnly = true;
+                    t.state = OutboundTransfer.START;
+                    return;
+                }
                 transfers.remove(i);
                 if (BlockStatus.OK == status && t.state == OutboundTransfer.AWAITING_RESULT)
                 {
                     counters.blocksSent++;
+                    if (t.offered)
+                    {
+                        counters.bytesSent += t.length; // the receiver read them all
+                    }
                     try
                     {
                         ctx.blockListener.onBlockSent(peer.id, transferId);
@@ -1696,6 +1744,9 @@ public final class TransportNode implements Agent, AutoCloseable
             case BlockStartDecoder.TEMPLATE_ID:
                 onBlockStart(peer, blockStartDecoder.wrap(buffer, body, blockLength, version));
                 break;
+            case BlockOfferDecoder.TEMPLATE_ID:
+                onBlockOffer(peer, blockOfferDecoder.wrap(buffer, body, blockLength, version));
+                break;
             case BlockEndDecoder.TEMPLATE_ID:
                 onBlockEnd(peer, blockEndDecoder.wrap(buffer, body, blockLength, version));
                 break;
@@ -1758,6 +1809,134 @@ public final class TransportNode implements Agent, AutoCloseable
             }
         }
         peer.inbound.put(transferId, new InboundTransfer(transferId, address, length, metadata));
+    }
+
+    private void onBlockOffer(final Peer peer, final BlockOfferDecoder offer)
+    {
+        final long transferId = offer.transferId();
+        final long length = offer.length();
+        final long remoteAddress = offer.address();
+        final int metadataLength = offer.metadataLength();
+        if (length < 0 || metadataLength > MAX_BLOCK_METADATA_LENGTH || peer.inbound.containsKey(transferId) ||
+            (length > 0 && 0 == remoteAddress))
+        {
+            counters.malformedDropped++;
+            badInput(peer, peer.inSession, "bad BlockOffer for transfer " + transferId);
+            sendBlockResult(peer, transferId, BlockStatus.MALFORMED);
+            return;
+        }
+        if (null == processMemory || peer.pid <= 0 || ProcessMemory.unavailable())
+        {
+            sendBlockResult(peer, transferId, BlockStatus.NO_DIRECT_READ);
+            return;
+        }
+        if (!ProcessMemory.ready())
+        {
+            sendBlockResult(peer, transferId, BlockStatus.STREAM); // the binding is still loading
+            return;
+        }
+        final UnsafeBuffer metadata = new UnsafeBuffer(new byte[metadataLength]);
+        offer.getMetadata(metadata, 0, metadataLength);
+        long address = 0;
+        if (length > 0)
+        {
+            try
+            {
+                address = ctx.blockAllocator.allocate(peer.id, transferId, length, metadata, 0, metadataLength);
+            }
+            catch (final RuntimeException ex)
+            {
+                counters.handlerErrors++;
+                logError(ex);
+                address = 0;
+            }
+            if (0 == address)
+            {
+                counters.blocksFailed++;
+                sendBlockResult(peer, transferId, BlockStatus.REFUSED);
+                notifyReceiveFailed(peer, transferId, BlockStatus.REFUSED);
+                return;
+            }
+        }
+        final InboundTransfer t = new InboundTransfer(transferId, address, length, metadata);
+        t.remoteAddress = remoteAddress;
+        t.sender = peer;
+        peer.inbound.put(transferId, t);
+        if (0 == length)
+        {
+            completeInbound(peer, t);
+        }
+        else
+        {
+            directReads.add(t);
+        }
+    }
+
+    /** Reads offered blocks out of their senders' memory, a chunk at a time, in turn, control polled between. */
+    private int progressDirectReads()
+    {
+        int work = 0;
+        for (int chunks = 0; chunks < DIRECT_CHUNKS_PER_CYCLE && !directReads.isEmpty(); chunks++)
+        {
+            if (directReadCursor >= directReads.size())
+            {
+                directReadCursor = 0;
+            }
+            final InboundTransfer t = directReads.get(directReadCursor);
+            final Peer peer = t.sender;
+            if (peers.get(peer.id) != peer || peer.inbound.get(t.id) != t)
+            {
+                directReads.remove(directReadCursor); // failed or cancelled meanwhile; its memory is already freed
+                continue;
+            }
+            final long n = Math.min(ctx.chunkLength, t.length - t.received);
+            final long read = processMemory.read(peer.pid, t.remoteAddress + t.received, t.address + t.received, n);
+            if (read <= 0)
+            {
+                directReads.remove(directReadCursor);
+                directReadFailed(peer, t, read);
+                work++;
+                continue;
+            }
+            t.received += read;
+            counters.bytesReceived += read;
+            work++;
+            if (t.received == t.length)
+            {
+                directReads.remove(directReadCursor);
+                counters.blocksReadDirect++;
+                completeInbound(peer, t);
+            }
+            else
+            {
+                directReadCursor++;
+            }
+            work += pollControl();
+        }
+        return work;
+    }
+
+    private void directReadFailed(final Peer peer, final InboundTransfer t, final long read)
+    {
+        final int errno = (int)-read;
+        if (0 == t.received && (ProcessMemory.EPERM == errno || ProcessMemory.ENOSYS == errno))
+        {
+            // The OS will not let this node read that process: have this block and every later one streamed.
+            LOG.log(System.Logger.Level.INFO, "node " + ctx.nodeId + ": cannot read the memory of " + peer +
+                " (errno " + errno + "); its blocks will be streamed");
+            peer.inbound.remove(t.id);
+            freeDestination(t);
+            sendBlockResult(peer, t.id, BlockStatus.NO_DIRECT_READ);
+            return;
+        }
+        if (ProcessMemory.ESRCH == errno)
+        {
+            failInbound(peer, t, BlockStatus.SENDER_LOST, true);
+            return;
+        }
+        counters.malformedDropped++;
+        badInput(peer, peer.inSession, "block " + t.id + " offered at an address that cannot be read (errno " + errno + ")");
+        failInbound(peer, t, BlockStatus.MALFORMED, true);
     }
 
     private void onChunkBegin(final Peer peer, final DirectBuffer buffer, final int offset, final int length, final boolean whole)
@@ -1863,6 +2042,11 @@ public final class TransportNode implements Agent, AutoCloseable
             failInbound(peer, t, BlockStatus.CHECKSUM_MISMATCH, true);
             return;
         }
+        completeInbound(peer, t);
+    }
+
+    private void completeInbound(final Peer peer, final InboundTransfer t)
+    {
         peer.inbound.remove(t.id);
         counters.blocksReceived++;
         sendBlockResult(peer, t.id, BlockStatus.OK);
@@ -2097,6 +2281,8 @@ public final class TransportNode implements Agent, AutoCloseable
         private int bulkTermLength = 16 * 1024 * 1024;
         private int bulkMtu = 65504;
         private int chunkLength = 1024 * 1024;
+        private boolean directReads = true;
+        private long directReadThreshold = 64 * 1024;
         private int socketBufferLength = 4 * 1024 * 1024;
         private int receiverWindowLength = 4 * 1024 * 1024;
         private int maxQueuedBytesPerPeer = 64 * 1024 * 1024;
@@ -2107,6 +2293,29 @@ public final class TransportNode implements Agent, AutoCloseable
         private BlockListener blockListener;
         private BlockAllocator blockAllocator;
         private NanoClock nanoClock;
+
+        /**
+         * Same-host blocks by direct read: a sender offers a block of at least {@link #directReadThreshold(long)} to a
+         * peer in another (or the same) process on this host, and the receiver copies it out of the sender's memory
+         * with one {@code process_vm_readv} instead of having it streamed. A receiver that cannot read (turned off
+         * here, or refused by the OS) asks for the block streamed, and the sender streams every later one.
+         * Default on.
+         *
+         * @param directReads whether to offer blocks and read offered ones.
+         * @return this.
+         */
+        public Context directReads(final boolean directReads)
+        {
+            this.directReads = directReads;
+            return this;
+        }
+
+        /** @param bytes smallest block offered for a direct read; smaller ones are streamed. Default 64 KiB. @return this. */
+        public Context directReadThreshold(final long bytes)
+        {
+            this.directReadThreshold = bytes;
+            return this;
+        }
 
         /** @param nodeId this node's id, unique in the cluster, not negative. @return this. */
         public Context nodeId(final long nodeId)
@@ -2403,6 +2612,10 @@ public final class TransportNode implements Agent, AutoCloseable
             if (nodeId < 0)
             {
                 throw new TransportException("nodeId must be set and not negative");
+            }
+            if (directReadThreshold < 1)
+            {
+                throw new TransportException("directReadThreshold must be at least 1 byte, was " + directReadThreshold);
             }
             if (null == listenEndpoint || listenEndpoint.lastIndexOf(':') <= 0)
             {

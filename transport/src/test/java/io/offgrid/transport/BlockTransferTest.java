@@ -53,8 +53,10 @@ class BlockTransferTest
 
     private void start(final boolean sharedDriver)
     {
-        TransportNode.Context ca = Nodes.context(1, ea, allocA);
-        TransportNode.Context cb = Nodes.context(2, eb, allocB);
+        // The streamed path (chunks, CRC32C, cancel, interleaving): same-host nodes would otherwise read each other's
+        // memory directly (DirectReadTest).
+        TransportNode.Context ca = Nodes.context(1, ea, allocA).directReads(false);
+        TransportNode.Context cb = Nodes.context(2, eb, allocB).directReads(false);
         if (sharedDriver)
         {
             final TransportDriver driver = TransportDriver.launch(new TransportDriver.Context());

@@ -85,8 +85,9 @@ class ControlUnderBulkTest
         final long[] micros = new long[100_000];
         final int[] count = new int[1];
         final TransportNode[] nodes = new TransportNode[2];
-        TransportNode.Context ca = Nodes.context(1, ea, new TrackingAllocator()).chunkLength(CHUNK_LENGTH);
-        TransportNode.Context cb = Nodes.context(2, eb, allocB).chunkLength(CHUNK_LENGTH)
+        // Streamed chunks (DirectReadTest checks control between the chunks of a direct read).
+        TransportNode.Context ca = Nodes.context(1, ea, new TrackingAllocator()).chunkLength(CHUNK_LENGTH).directReads(false);
+        TransportNode.Context cb = Nodes.context(2, eb, allocB).chunkLength(CHUNK_LENGTH).directReads(false)
             .handler(WorkerHeartbeatDecoder.TEMPLATE_ID, (peer, template, buffer, offset, length) ->
             {
                 if (count[0] < bytesAhead.length)

@@ -157,7 +157,7 @@ class HandshakeTest
         peer2.send(forger, MessageHeaderEncoder.ENCODED_LENGTH + new ChallengeEncoder().wrapAndApplyHeader(buffer, 0, header)
             .nodeId(2).initiatorNodeId(1).ipcControlStreamId(0x2000_0000).ipcBulkStreamId(0x2000_0001)
             .putNonce(guess, 0, guess.length).putMac(new byte[Handshake.MAC_LENGTH], 0, Handshake.MAC_LENGTH)
-            .putInitiatorNonce(guess, 0, guess.length).bulkEndpoint("127.0.0.1:9").driverKey("forged").encodedLength(), a);
+            .putInitiatorNonce(guess, 0, guess.length).bulkEndpoint("127.0.0.1:9").driverKey("forged").processKey("forged").encodedLength(), a);
         peer2.send(forger, MessageHeaderEncoder.ENCODED_LENGTH + new WelcomeEncoder().wrapAndApplyHeader(buffer, 0, header)
             .nodeId(2).putInitiatorNonce(guess, 0, guess.length).encodedLength(), a);
         Nodes.await("forgeries dropped", () -> a.counters().unboundHandshakeDropped() >= 2, 5_000, a);

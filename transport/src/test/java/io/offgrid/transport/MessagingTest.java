@@ -190,7 +190,7 @@ class MessagingTest
         final UnsafeBuffer hello = new UnsafeBuffer(new byte[512]);
         final HelloEncoder encoder = new HelloEncoder().wrapAndApplyHeader(hello, 0, new MessageHeaderEncoder())
             .nodeId(1).ipcControlStreamId(0x2000_0000).ipcBulkStreamId(0x2000_0001)
-            .putNonce(new byte[16], 0, 16).endpoint("127.0.0.1:9").bulkEndpoint("127.0.0.1:10").driverKey("impostor");
+            .putNonce(new byte[16], 0, 16).endpoint("127.0.0.1:9").bulkEndpoint("127.0.0.1:10").driverKey("impostor").processKey("impostor");
         final int helloLength = MessageHeaderEncoder.ENCODED_LENGTH + encoder.encodedLength();
         while (pub.offer(hello, 0, helloLength) < 0)
         {

@@ -54,6 +54,10 @@ public final class PeerProcess implements MessageHandler, PeerListener, BlockLis
         {
             ctx.clusterSecret(opts.get("secret").getBytes(StandardCharsets.UTF_8));
         }
+        if (opts.containsKey("directReads"))
+        {
+            ctx.directReads(Boolean.parseBoolean(opts.get("directReads")));
+        }
         if (opts.containsKey("aeronDir"))
         {
             ctx.aeronDirectoryName(opts.get("aeronDir"));

@@ -65,6 +65,19 @@ public final class LargePages
         }
     }
 
+    /**
+     * Start loading the binding now, if nobody has, so that it is ready by the first large allocation: a region
+     * allocated before it is ready stays on 4 KiB pages for its whole life, region cache reuse included, and reading
+     * another process's block into 4 KiB pages, or out of them, runs at 5 GB/s against 13 GB/s between huge pages.
+     */
+    public static void preload()
+    {
+        if (STATE.get() == IDLE)
+        {
+            advise(0, 0); // starts the loader; advises nothing
+        }
+    }
+
     private static void load()
     {
         try
