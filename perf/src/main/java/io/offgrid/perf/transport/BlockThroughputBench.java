@@ -43,7 +43,10 @@ import java.util.concurrent.TimeUnit;
  * receiver's verdict message.</li>
  * </ul>
  * {@code udp}: each node its own driver (INVOKER, stepped by the node's thread), UDP loopback, MTU 65504,
- * 4 MiB socket buffers and window. {@code ipc}: one shared driver (SHARED thread), Aeron IPC. Destinations
+ * 4 MiB socket buffers and window. {@code ipc}: one shared driver (SHARED thread), Aeron IPC. Both stream (direct
+ * reads off). {@code direct}: Offgrid nodes on their own drivers with direct reads on (the receiver copies the block
+ * out of the sender's memory with process_vm_readv; both nodes are in this JVM, which reads itself the same way),
+ * against bare Aeron IPC, the fastest same-host path plain Aeron has. Destinations
  * are allocated and touched once in setup, so page faults of fresh memory are not measured here.
  *
  * <pre>perf/jmh BlockThroughputBench -f 1 -wi 2 -i 3</pre>
@@ -62,8 +65,8 @@ public class BlockThroughputBench
     @Param({"bare", "offgrid"})
     public String impl;
 
-    /** udp (separate drivers) or ipc (shared driver). */
-    @Param({"udp", "ipc"})
+    /** udp (separate drivers), ipc (shared driver), or direct (same-host read; bare Aeron over IPC). */
+    @Param({"udp", "ipc", "direct"})
     public String medium;
 
     /** Block size in bytes. */
@@ -104,9 +107,11 @@ public class BlockThroughputBench
     @Setup(Level.Trial)
     public void setUp()
     {
-        src = UnsafeApi.allocateMemory(size);
+        // As the block store allocates: regions of 2 MiB and up on huge pages, for every implementation alike.
+        io.offgrid.memory.internal.LargePages.awaitReady(10, TimeUnit.SECONDS);
+        src = io.offgrid.memory.internal.NativeMemory.allocate(size);
         UnsafeApi.setMemory(src, size, (byte)7);
-        dst = UnsafeApi.allocateMemory(size);
+        dst = io.offgrid.memory.internal.NativeMemory.allocate(size);
         UnsafeApi.setMemory(dst, size, (byte)0);
         if ("offgrid".equals(impl))
         {
@@ -125,8 +130,10 @@ public class BlockThroughputBench
         {
             sharedDriver = TransportDriver.launch(new TransportDriver.Context());
         }
+        final boolean direct = "direct".equals(medium);
         final TransportNode.Context rc = new TransportNode.Context()
             .nodeId(2)
+            .directReads(direct)
             .idleStrategy(idleStrategy())
             .blockAllocator(new BlockAllocator()
             {
@@ -141,6 +148,7 @@ public class BlockThroughputBench
             });
         final TransportNode.Context sc = new TransportNode.Context()
             .nodeId(1)
+            .directReads(direct)
             .chunkLength(chunk)
             .useAgentRunner(false)
             .blockListener(new BlockListener()
@@ -171,7 +179,7 @@ public class BlockThroughputBench
 
     private void setUpBare()
     {
-        final boolean ipc = "ipc".equals(medium);
+        final boolean ipc = !"udp".equals(medium);
         final String dataChannel;
         final String ackChannel;
         final String dataSubChannel;
@@ -279,7 +287,7 @@ public class BlockThroughputBench
     public void tearDown()
     {
         CloseHelper.quietCloseAll(receiverRunner, sender, receiver, bareSender, bareReceiver, sharedDriver);
-        UnsafeApi.freeMemory(src);
-        UnsafeApi.freeMemory(dst);
+        io.offgrid.memory.internal.NativeMemory.free(src, size);
+        io.offgrid.memory.internal.NativeMemory.free(dst, size);
     }
 }

@@ -23,7 +23,7 @@ public final class TransportComparison
     {
         final int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
         System.out.println("load before: " + loadAverage());
-        for (final String medium : new String[]{"udp", "ipc"})
+        for (final String medium : new String[]{"udp", "ipc", "direct"})
         {
             for (final long size : new long[]{1L << 20, 64L << 20})
             {
