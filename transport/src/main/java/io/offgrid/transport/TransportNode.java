@@ -1547,8 +1547,9 @@ public final class TransportNode implements Agent, AutoCloseable
         {
             case OutboundTransfer.START:
             {
+                // A JVM with reads off (or no binding) does not offer either: its peers stream to it and it to them.
                 if (t.length >= ctx.directReadThreshold && !t.streamOnly && null != processMemory && peer.pid > 0 &&
-                    !peer.noDirectReads)
+                    !peer.noDirectReads && !ProcessMemory.unavailable())
                 {
                     blockOfferEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder)
                         .transferId(t.id).length(t.length).address(t.address).putMetadata(t.metadata, 0, t.metadata.capacity());

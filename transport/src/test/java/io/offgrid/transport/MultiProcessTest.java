@@ -167,6 +167,25 @@ class MultiProcessTest
     }
 
     @Test
+    void aProcessWithDirectReadsOffStreamsBothWays() throws Exception
+    {
+        final TransportNode p = node(Nodes.context(1, events, allocator).peerTimeoutNs(5_000_000_000L));
+        final ChildProcess c = child("id=2", "peerTimeoutMs=5000", "jvmDirectReads=false");
+        p.addPeer(2, c.endpoint);
+        c.expect("JOINED 1", 10_000, p);
+        for (int i = 0; i < 2; i++)
+        {
+            sendBlock(p, 2, source(4 * MIB, 30 + i), 4 * MIB, 30 + i);
+            assertTrue(c.expect("BLOCK-RECEIVED 1 ", 30_000, p).endsWith(" OK"));
+        }
+        assertEquals(1, p.counters().offersStreamed(), "the child answered NO_DIRECT_READ once; the next was streamed at once");
+        c.send("block 1 " + (4 * MIB) + " 33");
+        Nodes.await("block from the child", () -> events.received.size() == 1, 30_000, p);
+        assertTrue(events.received.get(0).intact());
+        assertEquals(0, p.counters().blocksReadDirect(), "the child does not offer");
+    }
+
+    @Test
     void threeProcessesTalkToEachOther() throws Exception
     {
         final TransportNode p = node(Nodes.context(1, events, allocator).peerTimeoutNs(5_000_000_000L));

@@ -44,6 +44,11 @@ public final class PeerProcess implements MessageHandler, PeerListener, BlockLis
             final int eq = arg.indexOf('=');
             opts.put(arg.substring(0, eq), arg.substring(eq + 1));
         }
+        if (opts.containsKey("jvmDirectReads"))
+        {
+            // before anything touches the transport: the switch is read once per JVM
+            System.setProperty("offgrid.transport.directReads", opts.get("jvmDirectReads"));
+        }
         final PeerProcess app = new PeerProcess(Boolean.parseBoolean(opts.getOrDefault("echo", "false")));
         final TransportNode.Context ctx = new TransportNode.Context()
             .nodeId(Long.parseLong(opts.get("id")))

@@ -328,8 +328,14 @@ public final class BenchMain
         Bench(final Options o, final String mode)
         {
             final boolean processes = !INPROCESS.equals(mode);
-            final LocalCluster c = LocalCluster.builder().workers(2).threadsPerWorker(1).processes(processes)
-                .sharedDriver(!PROCESS_UDP.equals(mode)).memoryLimit(4L << 30).peerTimeoutNs(TimeUnit.SECONDS.toNanos(10)).start();
+            final LocalCluster.Builder b = LocalCluster.builder().workers(2).threadsPerWorker(1).processes(processes)
+                .sharedDriver(!PROCESS_UDP.equals(mode)).memoryLimit(4L << 30).peerTimeoutNs(TimeUnit.SECONDS.toNanos(10));
+            if (PROCESS_UDP.equals(mode))
+            {
+                // The path between hosts: blocks streamed over UDP, not read from each other's memory (same host).
+                b.workerJvmOptions(List.of("-Xmx1g", "-XX:+UseSerialGC", "-Doffgrid.transport.directReads=false"));
+            }
+            final LocalCluster c = b.start();
             try
             {
                 cluster = c;
