@@ -22,6 +22,8 @@ final class OutboundTransfer
     long sent;
     /** Offered for a direct read and waiting for the receiver to take it. */
     boolean offered;
+    /** Offered, and then withdrawn by this node's close: the receiver was told to stop reading. */
+    boolean withdrawn;
     /** The receiver asked for this one streamed: do not offer it again. */
     boolean streamOnly;
 

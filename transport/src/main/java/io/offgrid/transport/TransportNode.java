@@ -598,6 +598,7 @@ public final class TransportNode implements Agent, AutoCloseable
             return;
         }
         closed = true;
+        withdrawOffers();
         peers.values().forEach(
             (peer) ->
             {
@@ -634,6 +635,68 @@ public final class TransportNode implements Agent, AutoCloseable
         CloseHelper.quietClose(foreignRefusals);
         CloseHelper.quietClose(aeron);
         CloseHelper.quietClose(embeddedDriver);
+    }
+
+    /**
+     * Close: a peer may be reading an offered block out of this process's memory right now, and the owner frees it
+     * once this node is closed. Tell every such reader to stop (BlockAbort), then wait, boundedly, for their answers,
+     * so that no reader copies memory that was given back. Readers in this process on this node's agent group share
+     * its thread, so they are not reading now and see the abort before their next chunk: they are not waited for.
+     */
+    private void withdrawOffers()
+    {
+        int pending = 0;
+        for (final Peer peer : peers.values())
+        {
+            for (final OutboundTransfer t : peer.outbound)
+            {
+                if (t.offered && t.state == OutboundTransfer.AWAITING_RESULT && null != peer.bulkPub)
+                {
+                    blockAbortEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).transferId(t.id).status(BlockStatus.CANCELLED);
+                    final int length = encoded(blockAbortEncoder.encodedLength());
+                    final long deadline = nowNs + ctx.sendTimeoutNs;
+                    while (peer.bulkPub.offer(encodeBuffer, 0, length) < 0 && clock.nanoTime() < deadline && peer.bulkPub.isConnected())
+                    {
+                        invokeAeron();
+                    }
+                    t.withdrawn = true;
+                    pending++;
+                }
+            }
+        }
+        if (0 == pending)
+        {
+            return;
+        }
+        final long deadline = clock.nanoTime() + Math.min(ctx.sendTimeoutNs, TimeUnit.SECONDS.toNanos(1));
+        while (awaitingReaders() && clock.nanoTime() < deadline)
+        {
+            nowNs = clock.nanoTime();
+            if (0 == invokeAeron() + pollControl())
+            {
+                Thread.onSpinWait();
+            }
+        }
+    }
+
+    private boolean awaitingReaders()
+    {
+        final boolean grouped = null != ctx.agentGroup;
+        for (final Peer peer : peers.values())
+        {
+            if (grouped && peer.pid == ProcessMemory.pid())
+            {
+                continue;
+            }
+            for (final OutboundTransfer t : peer.outbound)
+            {
+                if (t.withdrawn)
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     // ------------------------------------------------------------------------------------------------ sending
@@ -1021,6 +1084,10 @@ public final class TransportNode implements Agent, AutoCloseable
             return;
         }
         final int templateId = buffer.getShort(offset + 2, java.nio.ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
+        if (closed && BlockResultDecoder.TEMPLATE_ID != templateId)
+        {
+            return; // closing, waiting only for readers' answers (withdrawOffers): nothing reaches a handler now
+        }
         final boolean handshakeMessage = templateId >= HelloDecoder.TEMPLATE_ID && templateId <= RefusedDecoder.TEMPLATE_ID;
         if (null == peer && !handshakeMessage)
         {
@@ -1623,6 +1690,22 @@ public final class TransportNode implements Agent, AutoCloseable
                 {
                     return;
                 }
+                if (t.withdrawn)
+                {
+                    // Answered after this node withdrew it at close: the reader is done with the memory.
+                    transfers.remove(i);
+                    if (BlockStatus.OK == status)
+                    {
+                        counters.blocksSent++;
+                        counters.bytesSent += t.length;
+                        notifySent(peer, t);
+                    }
+                    else
+                    {
+                        sendFailed(peer, t, BlockStatus.CANCELLED);
+                    }
+                    return;
+                }
                 if (t.offered && t.state == OutboundTransfer.AWAITING_RESULT &&
                     (BlockStatus.STREAM == status || BlockStatus.NO_DIRECT_READ == status))
                 {
@@ -1658,6 +1741,19 @@ public final class TransportNode implements Agent, AutoCloseable
                 }
                 return;
             }
+        }
+    }
+
+    private void notifySent(final Peer peer, final OutboundTransfer t)
+    {
+        try
+        {
+            ctx.blockListener.onBlockSent(peer.id, t.id);
+        }
+        catch (final RuntimeException ex)
+        {
+            counters.handlerErrors++;
+            logError(ex);
         }
     }
 
@@ -1758,7 +1854,9 @@ public final class TransportNode implements Agent, AutoCloseable
                 if (null != t)
                 {
                     final BlockStatus status = abort.status();
-                    failInbound(peer, t, null == status || BlockStatus.NULL_VAL == status ? BlockStatus.CANCELLED : status, false);
+                    // A sender withdrawing an offer waits for the answer before it frees the memory being read.
+                    failInbound(peer, t, null == status || BlockStatus.NULL_VAL == status ? BlockStatus.CANCELLED : status,
+                        null != t.sender);
                 }
                 break;
             }

@@ -134,6 +134,39 @@ class DirectReadTest
     }
 
     @Test
+    void closingWhileAReaderCopiesTheBlockWaitsForItToStop() throws Exception
+    {
+        final long length = 256 * MIB;
+        final long source = Pattern.allocateFilled(length, 90);
+        sources.add(source);
+        start(true);
+        final byte[] meta = Events.seedMetadata(90);
+        final long id = a.sendBlock(2, source, length, new UnsafeBuffer(meta), 0, meta.length);
+        Nodes.await("read under way", () -> b.counters().bytesReceived() > 0, 10_000, a, b);
+        // b reads on its own thread from here on, as a node in another process would
+        final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        final Thread reader = new Thread(() ->
+        {
+            while (!stop.get())
+            {
+                b.doWork();
+            }
+        });
+        reader.start();
+        final long t0 = System.nanoTime();
+        a.close();
+        final long closeMs = (System.nanoTime() - t0) / 1_000_000;
+        stop.set(true);
+        reader.join();
+        assertEquals(List.of(new Events.Failed(2, id, BlockStatus.CANCELLED)), ea.sendFailed, "withdrawn");
+        assertTrue(closeMs < 900, "close waited for the reader's answer, not the 1 s bound: " + closeMs + " ms");
+        assertEquals(1, eb.receiveFailed.size());
+        assertEquals(BlockStatus.CANCELLED, eb.receiveFailed.get(0).status());
+        assertTrue(eb.received.isEmpty(), "nothing delivered");
+        assertEquals(0, allocB.outstandingBytes(), "the partial block was freed");
+    }
+
+    @Test
     void aReceiverThatDoesNotReadGetsEveryBlockStreamed()
     {
         start(false);

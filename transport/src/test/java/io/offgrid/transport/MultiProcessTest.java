@@ -186,6 +186,28 @@ class MultiProcessTest
     }
 
     @Test
+    void aSenderClosingWhileItsBlockIsReadWithdrawsTheOfferAndWaitsForTheReader() throws Exception
+    {
+        final TransportNode p = node(Nodes.context(1, events, allocator).peerTimeoutNs(5_000_000_000L));
+        final ChildProcess c = child("id=2", "peerTimeoutMs=5000");
+        p.addPeer(2, c.endpoint);
+        c.expect("JOINED 1", 10_000, p);
+        c.send("block 1 " + (256 * MIB) + " 12");
+        final String started = c.expect("BLOCK-STARTED 1 ", 30_000, p);
+        final String id = started.substring(started.lastIndexOf(' ') + 1);
+        Nodes.await("read under way", () -> p.counters().bytesReceived() > 0, 30_000, p);
+        // The child closes its node, and then frees the block: its close waits for this node's answer, which comes
+        // from this thread's stepping below.
+        c.send("exit");
+        c.expect("BLOCK-SEND-FAILED 1 " + id + " CANCELLED", 10_000, p);
+        c.expect("BYE", 10_000, p);
+        assertEquals(1, events.receiveFailed.size());
+        assertEquals(BlockStatus.CANCELLED, events.receiveFailed.get(0).status());
+        assertTrue(events.received.isEmpty(), "nothing delivered");
+        assertEquals(0, allocator.outstandingBytes(), "the partial block was freed");
+    }
+
+    @Test
     void threeProcessesTalkToEachOther() throws Exception
     {
         final TransportNode p = node(Nodes.context(1, events, allocator).peerTimeoutNs(5_000_000_000L));
