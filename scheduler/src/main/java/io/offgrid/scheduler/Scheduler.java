@@ -430,6 +430,8 @@ public final class Scheduler implements AutoCloseable
     /** Dependents sent ahead whose input left processing without reaching memory. */
     private final ArrayDeque<TaskRecord> toPullBack = new ArrayDeque<>();
     private final ArrayList<TaskRecord> scratch = new ArrayList<>();
+    /** The key being cancelled and its dependents; cancel's own, so nothing it calls can reuse it under it. */
+    private final ArrayList<TaskRecord> cancelScratch = new ArrayList<>();
     private final ArrayList<WorkerState> workerScratch = new ArrayList<>();
     private final Object2IntHashMap<String> graphIndex = new Object2IntHashMap<>(-1);
     private TaskRecord[] existing = new TaskRecord[64];
@@ -754,7 +756,7 @@ public final class Scheduler implements AutoCloseable
             return;
         }
         // Collect the key and its dependents, transitively.
-        final ArrayList<TaskRecord> all = scratch;
+        final ArrayList<TaskRecord> all = cancelScratch;
         all.clear();
         all.add(t);
         t.setFlag(TaskRecord.FLAG_MARK, true);
@@ -771,10 +773,11 @@ public final class Scheduler implements AutoCloseable
                 }
             }
         }
-        final TaskRecord[] cancelled = all.toArray(TaskRecord.NO_TASKS);
-        all.clear();
-        for (final TaskRecord x : cancelled)
+        // Walked by index, not copied to an array: a 20,000-task map is cancelled one key at a time, and the
+        // reflective array copy per key took 12% of an in-process cluster's thread in that cancel (JFR).
+        for (int i = 0, n = all.size(); i < n; i++)
         {
+            final TaskRecord x = all.get(i);
             x.setFlag(TaskRecord.FLAG_MARK, false);
             if (!force && hasOtherWanter(x, clientId))
             {
@@ -805,6 +808,7 @@ public final class Scheduler implements AutoCloseable
             }
             toRelease.add(x);
         }
+        all.clear();
         settle();
     }
 
