@@ -15,6 +15,9 @@ final class InboundTransfer
     long received;
     /** Direct read (same host): the block's address in the sender's process, and the sender. */
     long remoteAddress;
+    /** Direct read: the sender's guard word and the token it must still hold after the last chunk. */
+    long guardAddress;
+    long token;
     Peer sender;
 
     InboundTransfer(final long id, final long address, final long length, final UnsafeBuffer metadata)

@@ -22,8 +22,9 @@ final class OutboundTransfer
     long sent;
     /** Offered for a direct read and waiting for the receiver to take it. */
     boolean offered;
-    /** Offered, and then withdrawn by this node's close: the receiver was told to stop reading. */
-    boolean withdrawn;
+    /** While offered: its guard slot (OfferGuards) and token; -1 when none is held. */
+    int guardSlot = -1;
+    long token;
     /** The receiver asked for this one streamed: do not offer it again. */
     boolean streamOnly;
 

@@ -65,6 +65,8 @@ public final class TransportNode implements Agent, AutoCloseable
     private static final int CHUNKS_PER_PEER_PER_CYCLE = 8;
     /** Chunks read from senders' memory per node cycle, control polled between them: 16 MiB at the default chunk. */
     private static final int DIRECT_CHUNKS_PER_CYCLE = 16;
+    /** Offers standing at once per node; more are streamed. */
+    private static final int GUARD_SLOTS = 4096;
     /** Up to this many driver duty cycles per node cycle while the driver has work: 2 MiB of 64 KiB datagrams. */
     static final int DRIVER_STEPS_PER_CYCLE = 32;
     /** A driver step whose work count reaches this moved a datagram's worth of bytes (bookkeeping counts units). */
@@ -103,6 +105,10 @@ public final class TransportNode implements Agent, AutoCloseable
     private final ArrayList<InboundTransfer> directReads = new ArrayList<>();
     private final String processKey = ProcessMemory.processKey();
     private final ProcessMemory processMemory;
+    private final UnsafeBuffer guardProbe = new UnsafeBuffer(BufferUtil.allocateDirectAligned(64, 64));
+    private OfferGuards guards;
+    private int guardErrno;
+    private long guardValue;
     private int directReadCursor;
 
     private final UnsafeBuffer encodeBuffer = new UnsafeBuffer(BufferUtil.allocateDirectAligned(4096, 64));
@@ -598,10 +604,10 @@ public final class TransportNode implements Agent, AutoCloseable
             return;
         }
         closed = true;
-        withdrawOffers();
         peers.values().forEach(
             (peer) ->
             {
+                abortOffers(peer); // readers stop early; the guards, cleared below, make stopping late safe too
                 if (peer.outboundOpen() && null != peer.controlPub)
                 {
                     goodbyeEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).nodeId(ctx.nodeId);
@@ -635,68 +641,7 @@ public final class TransportNode implements Agent, AutoCloseable
         CloseHelper.quietClose(foreignRefusals);
         CloseHelper.quietClose(aeron);
         CloseHelper.quietClose(embeddedDriver);
-    }
-
-    /**
-     * Close: a peer may be reading an offered block out of this process's memory right now, and the owner frees it
-     * once this node is closed. Tell every such reader to stop (BlockAbort), then wait, boundedly, for their answers,
-     * so that no reader copies memory that was given back. Readers in this process on this node's agent group share
-     * its thread, so they are not reading now and see the abort before their next chunk: they are not waited for.
-     */
-    private void withdrawOffers()
-    {
-        int pending = 0;
-        for (final Peer peer : peers.values())
-        {
-            for (final OutboundTransfer t : peer.outbound)
-            {
-                if (t.offered && t.state == OutboundTransfer.AWAITING_RESULT && null != peer.bulkPub)
-                {
-                    blockAbortEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).transferId(t.id).status(BlockStatus.CANCELLED);
-                    final int length = encoded(blockAbortEncoder.encodedLength());
-                    final long deadline = nowNs + ctx.sendTimeoutNs;
-                    while (peer.bulkPub.offer(encodeBuffer, 0, length) < 0 && clock.nanoTime() < deadline && peer.bulkPub.isConnected())
-                    {
-                        invokeAeron();
-                    }
-                    t.withdrawn = true;
-                    pending++;
-                }
-            }
-        }
-        if (0 == pending)
-        {
-            return;
-        }
-        final long deadline = clock.nanoTime() + Math.min(ctx.sendTimeoutNs, TimeUnit.SECONDS.toNanos(1));
-        while (awaitingReaders() && clock.nanoTime() < deadline)
-        {
-            nowNs = clock.nanoTime();
-            if (0 == invokeAeron() + pollControl())
-            {
-                Thread.onSpinWait();
-            }
-        }
-    }
-
-    private boolean awaitingReaders()
-    {
-        final boolean grouped = null != ctx.agentGroup;
-        for (final Peer peer : peers.values())
-        {
-            if (grouped && peer.pid == ProcessMemory.pid())
-            {
-                continue;
-            }
-            for (final OutboundTransfer t : peer.outbound)
-            {
-                if (t.withdrawn)
-                {
-                    return true;
-                }
-            }
-        }
-        return false;
+        CloseHelper.quietClose(guards);
     }
 
     // ------------------------------------------------------------------------------------------------ sending
@@ -1084,10 +1029,6 @@ public final class TransportNode implements Agent, AutoCloseable
             return;
         }
         final int templateId = buffer.getShort(offset + 2, java.nio.ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
-        if (closed && BlockResultDecoder.TEMPLATE_ID != templateId)
-        {
-            return; // closing, waiting only for readers' answers (withdrawOffers): nothing reaches a handler now
-        }
         final boolean handshakeMessage = templateId >= HelloDecoder.TEMPLATE_ID && templateId <= RefusedDecoder.TEMPLATE_ID;
         if (null == peer && !handshakeMessage)
         {
@@ -1616,10 +1557,12 @@ public final class TransportNode implements Agent, AutoCloseable
             {
                 // A JVM with reads off (or no binding) does not offer either: its peers stream to it and it to them.
                 if (t.length >= ctx.directReadThreshold && !t.streamOnly && null != processMemory && peer.pid > 0 &&
-                    !peer.noDirectReads && !ProcessMemory.unavailable())
+                    !peer.noDirectReads && !ProcessMemory.unavailable() && armGuard(t))
                 {
                     blockOfferEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder)
-                        .transferId(t.id).length(t.length).address(t.address).putMetadata(t.metadata, 0, t.metadata.capacity());
+                        .transferId(t.id).length(t.length).address(t.address)
+                        .guardAddress(guards.address(t.guardSlot)).token(t.token)
+                        .putMetadata(t.metadata, 0, t.metadata.capacity());
                     final long result = pub.offer(encodeBuffer, 0, encoded(blockOfferEncoder.encodedLength()));
                     if (result > 0)
                     {
@@ -1676,6 +1619,27 @@ public final class TransportNode implements Agent, AutoCloseable
         }
     }
 
+    /** A guard for an offer: kept across retries of the same offer. @return false if none is free (stream it). */
+    private boolean armGuard(final OutboundTransfer t)
+    {
+        if (t.guardSlot >= 0)
+        {
+            return true;
+        }
+        if (null == guards)
+        {
+            guards = new OfferGuards(GUARD_SLOTS);
+        }
+        final int slot = guards.acquire();
+        if (slot < 0)
+        {
+            return false;
+        }
+        t.guardSlot = slot;
+        t.token = guards.arm(slot);
+        return true;
+    }
+
     private void onBlockResult(final Peer peer, final BlockResultDecoder result)
     {
         final long transferId = result.transferId();
@@ -1690,27 +1654,12 @@ public final class TransportNode implements Agent, AutoCloseable
                 {
                     return;
                 }
-                if (t.withdrawn)
-                {
-                    // Answered after this node withdrew it at close: the reader is done with the memory.
-                    transfers.remove(i);
-                    if (BlockStatus.OK == status)
-                    {
-                        counters.blocksSent++;
-                        counters.bytesSent += t.length;
-                        notifySent(peer, t);
-                    }
-                    else
-                    {
-                        sendFailed(peer, t, BlockStatus.CANCELLED);
-                    }
-                    return;
-                }
                 if (t.offered && t.state == OutboundTransfer.AWAITING_RESULT &&
                     (BlockStatus.STREAM == status || BlockStatus.NO_DIRECT_READ == status))
                 {
                     // The receiver did not read it: stream it, from the start, under the same id.
                     counters.offersStreamed++;
+                    endOffer(t);
                     peer.noDirectReads |= BlockStatus.NO_DIRECT_READ == status;
                     t.offered = false;
                     t.streamOnly = true;
@@ -1724,6 +1673,7 @@ public final class TransportNode implements Agent, AutoCloseable
                     if (t.offered)
                     {
                         counters.bytesSent += t.length; // the receiver read them all
+                        endOffer(t);
                     }
                     try
                     {
@@ -1744,21 +1694,36 @@ public final class TransportNode implements Agent, AutoCloseable
         }
     }
 
-    private void notifySent(final Peer peer, final OutboundTransfer t)
+    /** Readers of this peer's offered blocks may stop now: best effort, one try (close and loss do not wait). */
+    private void abortOffers(final Peer peer)
     {
-        try
+        if (null == peer.bulkPub)
         {
-            ctx.blockListener.onBlockSent(peer.id, t.id);
+            return;
         }
-        catch (final RuntimeException ex)
+        for (final OutboundTransfer t : peer.outbound)
         {
-            counters.handlerErrors++;
-            logError(ex);
+            if (t.offered && t.state == OutboundTransfer.AWAITING_RESULT)
+            {
+                blockAbortEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder).transferId(t.id).status(BlockStatus.CANCELLED);
+                peer.bulkPub.offer(encodeBuffer, 0, encoded(blockAbortEncoder.encodedLength()));
+            }
+        }
+    }
+
+    /** The transfer is ending on this side: no reader may accept the block from now on (its guard is cleared). */
+    private void endOffer(final OutboundTransfer t)
+    {
+        if (t.guardSlot >= 0)
+        {
+            guards.revoke(t.guardSlot);
+            t.guardSlot = -1;
         }
     }
 
     private void sendFailed(final Peer peer, final OutboundTransfer t, final BlockStatus status)
     {
+        endOffer(t); // before the owner hears of it: the owner may free the memory at once
         counters.blocksFailed++;
         try
         {
@@ -1915,9 +1880,11 @@ public final class TransportNode implements Agent, AutoCloseable
         final long transferId = offer.transferId();
         final long length = offer.length();
         final long remoteAddress = offer.address();
+        final long guardAddress = offer.guardAddress();
+        final long token = offer.token();
         final int metadataLength = offer.metadataLength();
         if (length < 0 || metadataLength > MAX_BLOCK_METADATA_LENGTH || peer.inbound.containsKey(transferId) ||
-            (length > 0 && 0 == remoteAddress))
+            (length > 0 && 0 == remoteAddress) || 0 == guardAddress || 0 == token)
         {
             counters.malformedDropped++;
             badInput(peer, peer.inSession, "bad BlockOffer for transfer " + transferId);
@@ -1932,6 +1899,31 @@ public final class TransportNode implements Agent, AutoCloseable
         if (!ProcessMemory.ready())
         {
             sendBlockResult(peer, transferId, BlockStatus.STREAM); // the binding is still loading
+            return;
+        }
+        // Read the guard before allocating anything: it tells whether this node may read the sender at all (a
+        // refusal then costs the application nothing) and whether the offer still stands.
+        final boolean readable = readGuard(peer, guardAddress);
+        if (!readable || guardValue != token)
+        {
+            final int errno = readable ? 0 : guardErrno;
+            if (ProcessMemory.EPERM == errno || ProcessMemory.ENOSYS == errno)
+            {
+                LOG.log(System.Logger.Level.INFO, "node " + ctx.nodeId + ": cannot read the memory of " + peer +
+                    " (errno " + errno + "); its blocks will be streamed");
+                sendBlockResult(peer, transferId, BlockStatus.NO_DIRECT_READ);
+                return;
+            }
+            counters.blocksFailed++;
+            final BlockStatus status = ProcessMemory.ESRCH == errno ? BlockStatus.SENDER_LOST :
+                !readable ? BlockStatus.MALFORMED : BlockStatus.CANCELLED;
+            if (BlockStatus.MALFORMED == status)
+            {
+                counters.malformedDropped++;
+                badInput(peer, peer.inSession, "BlockOffer " + transferId + " with a guard that cannot be read (errno " + errno + ")");
+            }
+            sendBlockResult(peer, transferId, status);
+            notifyReceiveFailed(peer, transferId, status);
             return;
         }
         final UnsafeBuffer metadata = new UnsafeBuffer(new byte[metadataLength]);
@@ -1959,6 +1951,8 @@ public final class TransportNode implements Agent, AutoCloseable
         }
         final InboundTransfer t = new InboundTransfer(transferId, address, length, metadata);
         t.remoteAddress = remoteAddress;
+        t.guardAddress = guardAddress;
+        t.token = token;
         t.sender = peer;
         peer.inbound.put(transferId, t);
         if (0 == length)
@@ -2003,8 +1997,17 @@ public final class TransportNode implements Agent, AutoCloseable
             if (t.received == t.length)
             {
                 directReads.remove(directReadCursor);
-                counters.blocksReadDirect++;
-                completeInbound(peer, t);
+                if (readGuard(peer, t.guardAddress) && guardValue == t.token)
+                {
+                    // The offer still stood after the last chunk: every chunk was copied before its owner could
+                    // have freed the memory.
+                    counters.blocksReadDirect++;
+                    completeInbound(peer, t);
+                }
+                else
+                {
+                    failInbound(peer, t, BlockStatus.CANCELLED, true); // withdrawn meanwhile: the copy may be torn
+                }
             }
             else
             {
@@ -2015,19 +2018,22 @@ public final class TransportNode implements Agent, AutoCloseable
         return work;
     }
 
+    /** Read the guard word at {@code address} in the peer's memory into guardValue. @return false (guardErrno set) if it cannot be read. */
+    private boolean readGuard(final Peer peer, final long address)
+    {
+        final long n = processMemory.read(peer.pid, address, guardProbe.addressOffset(), 8);
+        if (8 != n)
+        {
+            guardErrno = n < 0 ? (int)-n : ProcessMemory.EFAULT;
+            return false;
+        }
+        guardValue = guardProbe.getLongVolatile(0);
+        return true;
+    }
+
     private void directReadFailed(final Peer peer, final InboundTransfer t, final long read)
     {
         final int errno = (int)-read;
-        if (0 == t.received && (ProcessMemory.EPERM == errno || ProcessMemory.ENOSYS == errno))
-        {
-            // The OS will not let this node read that process: have this block and every later one streamed.
-            LOG.log(System.Logger.Level.INFO, "node " + ctx.nodeId + ": cannot read the memory of " + peer +
-                " (errno " + errno + "); its blocks will be streamed");
-            peer.inbound.remove(t.id);
-            freeDestination(t);
-            sendBlockResult(peer, t.id, BlockStatus.NO_DIRECT_READ);
-            return;
-        }
         if (ProcessMemory.ESRCH == errno)
         {
             failInbound(peer, t, BlockStatus.SENDER_LOST, true);

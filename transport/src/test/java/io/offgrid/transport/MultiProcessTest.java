@@ -5,6 +5,7 @@ import org.agrona.CloseHelper;
 import org.agrona.UnsafeApi;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -36,6 +37,13 @@ class MultiProcessTest
     private final TrackingAllocator allocator = new TrackingAllocator();
     private final Events events = new Events(allocator);
     private final SchemaMessages schema = SchemaMessages.load();
+
+    @BeforeAll
+    static void binding() throws InterruptedException
+    {
+        // Offers are streamed while the binding loads: the tests that count direct reads need it loaded.
+        assertTrue(ProcessMemory.awaitReady(30_000), "process_vm_readv binding loads on Linux");
+    }
 
     @AfterEach
     void cleanUp() throws InterruptedException
@@ -186,7 +194,7 @@ class MultiProcessTest
     }
 
     @Test
-    void aSenderClosingWhileItsBlockIsReadWithdrawsTheOfferAndWaitsForTheReader() throws Exception
+    void aSenderClosingMidReadLeavesTheReaderNothingToDeliver() throws Exception
     {
         final TransportNode p = node(Nodes.context(1, events, allocator).peerTimeoutNs(5_000_000_000L));
         final ChildProcess c = child("id=2", "peerTimeoutMs=5000");
@@ -196,13 +204,17 @@ class MultiProcessTest
         final String started = c.expect("BLOCK-STARTED 1 ", 30_000, p);
         final String id = started.substring(started.lastIndexOf(' ') + 1);
         Nodes.await("read under way", () -> p.counters().bytesReceived() > 0, 30_000, p);
-        // The child closes its node, and then frees the block: its close waits for this node's answer, which comes
-        // from this thread's stepping below.
+        // The child closes its node, frees the block (BLOCK-SEND-FAILED) and exits, while this node is not reading.
         c.send("exit");
-        c.expect("BLOCK-SEND-FAILED 1 " + id + " CANCELLED", 10_000, p);
-        c.expect("BYE", 10_000, p);
-        assertEquals(1, events.receiveFailed.size());
-        assertEquals(BlockStatus.CANCELLED, events.receiveFailed.get(0).status());
+        final long deadline = System.nanoTime() + 10_000_000_000L;
+        while (!c.transcript().contains("BYE") && System.nanoTime() < deadline)
+        {
+            Thread.sleep(5);
+        }
+        assertTrue(c.transcript().contains("BLOCK-SEND-FAILED 1 " + id + " CANCELLED"), c.transcript().toString());
+        // Whatever stops the read here (the abort, the cleared guard, freed memory, the process gone), nothing may be
+        // delivered, and the partial block is freed.
+        Nodes.await("reader gave up", () -> events.receiveFailed.size() == 1, 30_000, p);
         assertTrue(events.received.isEmpty(), "nothing delivered");
         assertEquals(0, allocator.outstandingBytes(), "the partial block was freed");
     }
