@@ -59,6 +59,9 @@ final class OfferGuards implements AutoCloseable
     void revoke(final int slot)
     {
         UnsafeApi.putLongVolatile(null, address(slot), 0L);
+        // A volatile store orders earlier stores only: on a weakly ordered CPU (AArch64) the owner's writes to the
+        // block right after the callback could otherwise become visible before the cleared word.
+        UnsafeApi.fullFence();
         free.addInt(slot);
     }
 
@@ -74,6 +77,9 @@ final class OfferGuards implements AutoCloseable
 
     public void close()
     {
+        // Zeroed first: freed memory keeps its bytes, and a late reader must not find a token there.
+        UnsafeApi.setMemory(address, 8L * capacity, (byte)0);
+        UnsafeApi.fullFence();
         UnsafeApi.freeMemory(address);
     }
 }

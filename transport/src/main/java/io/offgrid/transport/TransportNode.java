@@ -954,6 +954,7 @@ public final class TransportNode implements Agent, AutoCloseable
             sessionToPeer.remove(peer.inSession);
         }
         final int dropped = peer.pendingCount;
+        abortOffers(peer); // its readers may stop early; the guards, cleared below, make a late stop safe
         peer.release();
         counters.peersLost++;
         LOG.log(System.Logger.Level.INFO, "node " + ctx.nodeId + ": lost " + peer + ": " + reason +
@@ -1571,6 +1572,7 @@ public final class TransportNode implements Agent, AutoCloseable
                     }
                     return result;
                 }
+                endOffer(t); // armed for an offer that was back-pressured, and now streamed instead
                 blockStartEncoder.wrapAndApplyHeader(encodeBuffer, 0, headerEncoder)
                     .transferId(t.id).length(t.length).putMetadata(t.metadata, 0, t.metadata.capacity());
                 final long result = pub.offer(encodeBuffer, 0, encoded(blockStartEncoder.encodedLength()));
@@ -1673,8 +1675,8 @@ public final class TransportNode implements Agent, AutoCloseable
                     if (t.offered)
                     {
                         counters.bytesSent += t.length; // the receiver read them all
-                        endOffer(t);
                     }
+                    endOffer(t); // also a slot kept by an offer that was retried as a stream
                     try
                     {
                         ctx.blockListener.onBlockSent(peer.id, transferId);
