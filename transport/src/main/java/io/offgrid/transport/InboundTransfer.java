@@ -18,6 +18,7 @@ final class InboundTransfer
     /** Direct read: the sender's guard word and the token it must still hold after the last chunk. */
     long guardAddress;
     long token;
+    int chunksSinceGuardCheck;
     Peer sender;
 
     InboundTransfer(final long id, final long address, final long length, final UnsafeBuffer metadata)

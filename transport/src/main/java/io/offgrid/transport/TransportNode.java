@@ -67,6 +67,8 @@ public final class TransportNode implements Agent, AutoCloseable
     private static final int DIRECT_CHUNKS_PER_CYCLE = 16;
     /** Offers standing at once per node; more are streamed. */
     private static final int GUARD_SLOTS = 4096;
+    /** A long read checks its guard every this many chunks (64 MiB at the default chunk), to stop early if withdrawn. */
+    private static final int GUARD_CHECK_CHUNKS = 64;
     /** Up to this many driver duty cycles per node cycle while the driver has work: 2 MiB of 64 KiB datagrams. */
     static final int DRIVER_STEPS_PER_CYCLE = 32;
     /** A driver step whose work count reaches this moved a datagram's worth of bytes (bookkeeping counts units). */
@@ -2011,8 +2013,19 @@ public final class TransportNode implements Agent, AutoCloseable
                     failInbound(peer, t, BlockStatus.CANCELLED, true); // withdrawn meanwhile: the copy may be torn
                 }
             }
+            else if (++t.chunksSinceGuardCheck >= GUARD_CHECK_CHUNKS &&
+                !(readGuard(peer, t.guardAddress) && guardValue == t.token))
+            {
+                // Withdrawn (its sender lost this node, or closed): stop now rather than copy the rest for nothing.
+                directReads.remove(directReadCursor);
+                failInbound(peer, t, BlockStatus.CANCELLED, true);
+            }
             else
             {
+                if (t.chunksSinceGuardCheck >= GUARD_CHECK_CHUNKS)
+                {
+                    t.chunksSinceGuardCheck = 0;
+                }
                 directReadCursor++;
             }
             work += pollControl();

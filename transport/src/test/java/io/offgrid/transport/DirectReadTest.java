@@ -176,7 +176,7 @@ class DirectReadTest
     @Test
     void aSenderThatLosesTheReaderMidReadLeavesItNothingToDeliver()
     {
-        final long length = 64 * MIB;
+        final long length = 256 * MIB;
         final long source = Pattern.allocateFilled(length, 95);
         sources.add(source);
         a = TransportNode.launch(Nodes.context(1, ea, allocA).peerTimeoutNs(30_000_000_000L));
@@ -195,6 +195,8 @@ class DirectReadTest
         Nodes.await("reader done", () -> !eb.receiveFailed.isEmpty() || !eb.received.isEmpty(), 30_000, b);
         assertTrue(eb.received.isEmpty(), "nothing delivered");
         assertEquals(BlockStatus.CANCELLED, eb.receiveFailed.get(0).status(), "the guard was cleared");
+        assertTrue(b.counters().bytesReceived() <= 80 * MIB,
+            "stopped at the next guard check, not at the end: " + b.counters().bytesReceived());
         assertEquals(0, allocB.outstandingBytes());
     }
 
