@@ -251,6 +251,16 @@ public final class Client implements AutoCloseable
     }
 
     /**
+     * @return this client's transport counters (thread-safe reads, for diagnostics): for example how many gathered
+     *         blocks were read straight from a worker's memory on this host ({@code blocksReadDirect}) and how many
+     *         scattered blocks a worker asked to have streamed instead ({@code offersStreamed}).
+     */
+    public io.offgrid.transport.TransportCounters transportCounters()
+    {
+        return node.counters();
+    }
+
+    /**
      * @return the codecs this client encodes arguments and decodes results with.
      */
     public CodecRegistry codecs()

@@ -9,7 +9,7 @@ import io.offgrid.client.SubmitOptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,13 +37,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(120)
 class SharedMemoryPathTest
 {
-    @ParameterizedTest(name = "sharedDriver={0}")
-    @ValueSource(booleans = {true, false})
-    void blocksArriveIntactBetweenProcesses(final boolean sharedDriver)
+    @ParameterizedTest(name = "sharedDriver={0}, directReads={1}")
+    @CsvSource({"true,true", "false,true", "false,false"})
+    void blocksArriveIntactBetweenProcesses(final boolean sharedDriver, final boolean directReads)
     {
         final List<ProcessHandle> children = new ArrayList<>();
-        try (LocalCluster cluster = LocalCluster.builder().workers(2).threadsPerWorker(1).processes(true)
-                 .sharedDriver(sharedDriver).start();
+        final LocalCluster.Builder builder = LocalCluster.builder().workers(2).threadsPerWorker(1).processes(true)
+            .sharedDriver(sharedDriver);
+        if (!directReads)
+        {
+            // the workers neither read nor offer: every block streams, as between hosts
+            builder.workerJvmOptions(List.of("-Xmx1g", "-XX:+UseSerialGC", "-Doffgrid.transport.directReads=false"));
+        }
+        try (LocalCluster cluster = builder.start();
              Client client = cluster.client())
         {
             cluster.workers().forEach(w -> children.add(ProcessHandle.of(w.pid()).orElseThrow()));
@@ -71,6 +77,17 @@ class SharedMemoryPathTest
             for (int i = 0; i < small.size(); i++)
             {
                 assertArrayEquals(small.get(i), back.get(i), "small block " + i);
+            }
+            // The gathers: read out of the workers' memory, or streamed when the workers do not offer.
+            if (directReads)
+            {
+                // 13 gathers of 4 MiB and up; the first may have been streamed while the binding still loaded
+                assertTrue(client.transportCounters().blocksReadDirect() >= 12, client.transportCounters().toString());
+            }
+            else
+            {
+                assertEquals(0, client.transportCounters().blocksReadDirect());
+                assertTrue(client.transportCounters().offersStreamed() >= 1, "a worker refused an offer of a scattered block");
             }
             f.release();
             onB.release();
