@@ -9,7 +9,8 @@ import org.agrona.DirectBuffer;
 public interface BlockListener
 {
     /**
-     * A whole block arrived and its CRC32C matched. The memory now belongs to the application.
+     * A whole block arrived: streamed, with its CRC32C matched; or read from the sender's memory on this host, with its
+     * offer still standing after the last chunk. The memory now belongs to the application.
      *
      * @param peerId         node id of the sender.
      * @param transferId     the sender's id of the transfer.

@@ -421,9 +421,11 @@ public final class TransportNode implements Agent, AutoCloseable
     }
 
     /**
-     * Streams a block of native memory to a peer in chunks, on the bulk stream. The memory must stay valid and
-     * unchanged until {@link BlockListener#onBlockSent} or {@link BlockListener#onBlockSendFailed} for the
-     * returned id: exactly one of them ends every transfer. Agent thread only.
+     * Streams a block of native memory to a peer in chunks, on the bulk stream; to a peer on this host, a block of at
+     * least {@link Context#directReadThreshold(long)} is offered instead, and the peer copies it out of this
+     * process's memory (see the module README). The memory must stay valid and unchanged until
+     * {@link BlockListener#onBlockSent} or {@link BlockListener#onBlockSendFailed} for the returned id: exactly one
+     * of them ends every transfer, and after it no reader uses the memory. Agent thread only.
      *
      * @param peerId         receiver.
      * @param address        start of the block (ignored when length is 0).
