@@ -69,6 +69,8 @@ public final class TransportNode implements Agent, AutoCloseable
     private static final int GUARD_SLOTS = 4096;
     /** A long read checks its guard every this many chunks (64 MiB at the default chunk), to stop early if withdrawn. */
     private static final int GUARD_CHECK_CHUNKS = 64;
+    /** destination()'s answer when the allocator refused a block (no address is negative in user space). */
+    private static final long REFUSED_DESTINATION = -1;
     /** Up to this many driver duty cycles per node cycle while the driver has work: 2 MiB of 64 KiB datagrams. */
     static final int DRIVER_STEPS_PER_CYCLE = 32;
     /** A driver step whose work count reaches this moved a datagram's worth of bytes (bookkeeping counts units). */
@@ -1857,28 +1859,43 @@ public final class TransportNode implements Agent, AutoCloseable
             sendBlockResult(peer, transferId, BlockStatus.MALFORMED);
             return;
         }
-        long address = 0;
-        if (length > 0)
+        final long address = destination(peer, transferId, length, metadata);
+        if (REFUSED_DESTINATION == address)
         {
-            try
-            {
-                address = ctx.blockAllocator.allocate(peer.id, transferId, length, metadata, 0, metadataLength);
-            }
-            catch (final RuntimeException ex)
-            {
-                counters.handlerErrors++;
-                logError(ex);
-                address = 0;
-            }
-            if (0 == address)
-            {
-                counters.blocksFailed++;
-                sendBlockResult(peer, transferId, BlockStatus.REFUSED);
-                notifyReceiveFailed(peer, transferId, BlockStatus.REFUSED);
-                return;
-            }
+            return;
         }
         peer.inbound.put(transferId, new InboundTransfer(transferId, address, length, metadata));
+    }
+
+    /**
+     * The application's memory for an incoming block (0 for an empty one), or {@link #REFUSED_DESTINATION} when the
+     * allocator refused it or threw: the sender and the listener are then told REFUSED.
+     */
+    private long destination(final Peer peer, final long transferId, final long length, final UnsafeBuffer metadata)
+    {
+        if (0 == length)
+        {
+            return 0;
+        }
+        long address;
+        try
+        {
+            address = ctx.blockAllocator.allocate(peer.id, transferId, length, metadata, 0, metadata.capacity());
+        }
+        catch (final RuntimeException ex)
+        {
+            counters.handlerErrors++;
+            logError(ex);
+            address = 0;
+        }
+        if (0 == address)
+        {
+            counters.blocksFailed++;
+            sendBlockResult(peer, transferId, BlockStatus.REFUSED);
+            notifyReceiveFailed(peer, transferId, BlockStatus.REFUSED);
+            return REFUSED_DESTINATION;
+        }
+        return address;
     }
 
     private void onBlockOffer(final Peer peer, final BlockOfferDecoder offer)
@@ -1934,26 +1951,10 @@ public final class TransportNode implements Agent, AutoCloseable
         }
         final UnsafeBuffer metadata = new UnsafeBuffer(new byte[metadataLength]);
         offer.getMetadata(metadata, 0, metadataLength);
-        long address = 0;
-        if (length > 0)
+        final long address = destination(peer, transferId, length, metadata);
+        if (REFUSED_DESTINATION == address)
         {
-            try
-            {
-                address = ctx.blockAllocator.allocate(peer.id, transferId, length, metadata, 0, metadataLength);
-            }
-            catch (final RuntimeException ex)
-            {
-                counters.handlerErrors++;
-                logError(ex);
-                address = 0;
-            }
-            if (0 == address)
-            {
-                counters.blocksFailed++;
-                sendBlockResult(peer, transferId, BlockStatus.REFUSED);
-                notifyReceiveFailed(peer, transferId, BlockStatus.REFUSED);
-                return;
-            }
+            return;
         }
         final InboundTransfer t = new InboundTransfer(transferId, address, length, metadata);
         t.remoteAddress = remoteAddress;
