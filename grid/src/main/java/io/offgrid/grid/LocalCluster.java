@@ -44,6 +44,8 @@ public final class LocalCluster implements AutoCloseable
     static final String READY_LINE = "OFFGRID-WORKER-READY";
 
     private final Builder config;
+    /** {@code taskset -c LIST} before a process worker's command, or empty. */
+    private final List<String> workerLaunchPrefix;
     private final Path tempDirectory;
     private final TransportDriver driver;
     /** One thread for the driver and every node of this JVM: hops between them are calls within a duty cycle. */
@@ -69,6 +71,7 @@ public final class LocalCluster implements AutoCloseable
         private String serializationAllowList;
         private List<String> workerJvmOptions = List.of("-Xmx1g", "-XX:+UseSerialGC");
         private boolean sharedDriver = true;
+        private String workerCpus = WorkerCpus.AUTO;
         private Scheduler.Context schedulerContext;
 
         /**
@@ -166,6 +169,20 @@ public final class LocalCluster implements AutoCloseable
         }
 
         /**
+         * @param cpus where process workers may run: {@code "auto"} (default) keeps them off the lowest CPU this JVM
+         *             may use, when it may use two or more, so the cluster's thread and the caller's do not queue
+         *             behind the workers' on a small machine; {@code "none"} leaves placement to the OS; or a CPU
+         *             list such as {@code "1-3,5"}. Applied with {@code taskset} when the host has it; ignored for
+         *             in-process workers.
+         * @return this.
+         */
+        public Builder workerCpus(final String cpus)
+        {
+            this.workerCpus = cpus;
+            return this;
+        }
+
+        /**
          * @param ctx the scheduler's settings (worker saturation, rebalance thresholds, bandwidth estimate...);
          *            default {@code new Scheduler.Context()}.
          * @return this.
@@ -185,6 +202,7 @@ public final class LocalCluster implements AutoCloseable
             {
                 throw new IllegalArgumentException("workers >= 0, threads >= 1 and memory limit > 0 required");
             }
+            WorkerCpus.validate(workerCpus);
             return new LocalCluster(this);
         }
 
@@ -305,6 +323,9 @@ public final class LocalCluster implements AutoCloseable
     private LocalCluster(final Builder config)
     {
         this.config = config;
+        final String cpus = config.processes ? WorkerCpus.resolve(config.workerCpus) : null;
+        final String taskset = null == cpus ? null : WorkerCpus.taskset();
+        this.workerLaunchPrefix = null == taskset ? List.of() : List.of(taskset, "-c", cpus);
         try
         {
             this.tempDirectory = Files.createTempDirectory("offgrid-cluster-");
@@ -401,7 +422,7 @@ public final class LocalCluster implements AutoCloseable
             workers.add(new WorkerHandle(id, w, null));
             return CompletableFuture.completedFuture(null);
         }
-        final ArrayList<String> cmd = new ArrayList<>();
+        final ArrayList<String> cmd = new ArrayList<>(workerLaunchPrefix); // taskset execs java: the pid is the worker's
         cmd.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
         for (final String arg : ManagementFactory.getRuntimeMXBean().getInputArguments())
         {
@@ -507,6 +528,14 @@ public final class LocalCluster implements AutoCloseable
     public SchedulerServer scheduler()
     {
         return scheduler;
+    }
+
+    /**
+     * @return the CPU list process workers are pinned to (see {@link Builder#workerCpus}), or null if they are not.
+     */
+    public String workerCpus()
+    {
+        return workerLaunchPrefix.isEmpty() ? null : workerLaunchPrefix.get(2);
     }
 
     /**

@@ -75,6 +75,45 @@ class ProcessClusterTest
         assertTrue(Files.isDirectory(temp));
     }
 
+    /**
+     * By default process workers are pinned off the lowest CPU this JVM may use (when it may use two or more and the
+     * host has taskset); "none" leaves them where the OS puts them; a bad list is refused before anything starts.
+     */
+    @Test
+    void workerProcessesArePinnedOffTheClustersFirstCpuUnlessToldNotTo()
+    {
+        final String own = WorkerCpus.allowedList(Paths.get("/proc/self/status"));
+        final java.util.BitSet expected = WorkerCpus.parse(own);
+        final boolean pins = null != expected && expected.cardinality() >= 2 && null != WorkerCpus.taskset();
+        if (pins)
+        {
+            expected.clear(expected.nextSetBit(0));
+        }
+        for (final String setting : new String[]{"auto", "none"})
+        {
+            try (LocalCluster cluster = LocalCluster.builder().workers(1).threadsPerWorker(1).processes(true)
+                .workerCpus(setting).start(); Client client = cluster.client())
+            {
+                assertEquals(3, client.submit((Integer a) -> a + 1, 2).get());
+                final String worker = WorkerCpus.allowedList(Paths.get("/proc", Long.toString(cluster.workers().get(0).pid()), "status"));
+                if (pins && "auto".equals(setting))
+                {
+                    assertEquals(WorkerCpus.format(expected), cluster.workerCpus());
+                    assertEquals(WorkerCpus.format(expected), worker, "the worker's CPUs");
+                }
+                else
+                {
+                    assertEquals(null, cluster.workerCpus(), setting);
+                    assertEquals(own, worker, "the worker's CPUs with " + setting);
+                }
+            }
+        }
+        for (final String bad : new String[]{"2-1", "cpu1", "", "1,,2"})
+        {
+            assertThrows(IllegalArgumentException.class, () -> LocalCluster.builder().processes(true).workerCpus(bad).start(), bad);
+        }
+    }
+
     /** Links of a chain go to the worker ahead of their inputs (Scheduler.Context#dependentsAhead). */
     @Test
     void chainLinksSentAheadComputeInOrderAndAFailingLinkFailsTheLinksAfterIt()

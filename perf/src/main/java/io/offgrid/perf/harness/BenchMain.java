@@ -53,6 +53,8 @@ public final class BenchMain
         double waitQuietS = 0;
         double quietCores = 0.05;
         double deadlineS = 900;
+        /** LocalCluster.Builder#workerCpus for process workers: auto, none or a CPU list. */
+        String workerCpus = "auto";
         PrintStream out = System.out;
 
         Options conclude()
@@ -174,12 +176,15 @@ public final class BenchMain
         return String.join("\n",
             "usage: bench [--only a,b,...] [--json FILE] [--workers process|process-udp|inprocess|both] [--runs N]",
             "             [--warmup N] [--size full|smoke] [--wait-quiet SECONDS] [--quiet-cores CORES] [--deadline SECONDS]",
+            "             [--worker-cpus auto|none|LIST]",
             "  scenarios (as shared/peers/dask_bench.py): a submit latency, b throughput, c scatter/gather,",
             "  d worker-to-worker, e memory release, f restart, g cancel, h replicate/rebalance",
             "  workers: process = process workers on the cluster's driver (shared memory), process-udp = each its own",
             "  driver over UDP (runs c, d, h only), both = all three kinds",
             "  warmup: untimed runs of each scenario before its timed runs (first touch of memory, JIT, connections)",
-            "  defaults: all scenarios, both, 3 runs after 1 warm-up, full sizes, no waiting, 900 s deadline");
+            "  worker-cpus: where process workers run (LocalCluster.Builder#workerCpus); auto keeps them off the",
+            "  lowest CPU, none leaves placement to the OS",
+            "  defaults: all scenarios, both, 3 runs after 1 warm-up, full sizes, no waiting, 900 s deadline, auto");
     }
 
     static Options parse(final String[] args)
@@ -239,6 +244,7 @@ public final class BenchMain
                 case "--wait-quiet" -> o.waitQuietS = parseDouble(a, v);
                 case "--quiet-cores" -> o.quietCores = parseDouble(a, v);
                 case "--deadline" -> o.deadlineS = parseDouble(a, v);
+                case "--worker-cpus" -> o.workerCpus = v;
                 default -> throw new IllegalArgumentException("unknown option " + a);
             }
         }
@@ -329,7 +335,8 @@ public final class BenchMain
         {
             final boolean processes = !INPROCESS.equals(mode);
             final LocalCluster.Builder b = LocalCluster.builder().workers(2).threadsPerWorker(1).processes(processes)
-                .sharedDriver(!PROCESS_UDP.equals(mode)).memoryLimit(4L << 30).peerTimeoutNs(TimeUnit.SECONDS.toNanos(10));
+                .sharedDriver(!PROCESS_UDP.equals(mode)).memoryLimit(4L << 30).peerTimeoutNs(TimeUnit.SECONDS.toNanos(10))
+                .workerCpus(o.workerCpus);
             if (PROCESS_UDP.equals(mode))
             {
                 // The path between hosts: blocks streamed over UDP, not read from each other's memory (same host).
@@ -703,6 +710,7 @@ public final class BenchMain
         env.put("loadavg_at_start", readFirstLine("/proc/loadavg"));
         env.put("runs", o.runs);
         env.put("warmup_runs", o.warmups);
+        env.put("worker_cpus", o.workerCpus);
         env.put("params", o.sizes.toMap());
         return env;
     }

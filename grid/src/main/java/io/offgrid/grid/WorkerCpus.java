@@ -1,0 +1,155 @@
+package io.offgrid.grid;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.BitSet;
+import java.util.regex.Pattern;
+
+/**
+ * Which CPUs a LocalCluster's worker processes may run on, and the {@code taskset} prefix that pins them there.
+ * <p>
+ * Why: on the 2-vCPU VM this project is measured on, the guest kernel packs runnable threads onto one vCPU, so the
+ * cluster's thread, the caller's thread and the workers' threads queued behind each other: a process worker's
+ * submit→result p50 was 190-540 µs. With the workers kept off the first CPU the cluster JVM may use, it was
+ * 123-234 µs in the same probe (perf/README.md). The cluster JVM itself is the user's and is not pinned.
+ */
+final class WorkerCpus
+{
+    /** The default: every CPU this JVM may use but the lowest, when it may use two or more; else no pinning. */
+    static final String AUTO = "auto";
+    /** No pinning: workers run wherever the OS puts them. */
+    static final String NONE = "none";
+    private static final Pattern LIST = Pattern.compile("\\d{1,4}(-\\d{1,4})?(,\\d{1,4}(-\\d{1,4})?)*");
+
+    private WorkerCpus()
+    {
+    }
+
+    /**
+     * @param setting {@link #AUTO}, {@link #NONE}, or a CPU list ({@code 1-3,5}).
+     * @throws IllegalArgumentException if it is none of those.
+     */
+    static void validate(final String setting)
+    {
+        if (null == setting || !(AUTO.equals(setting) || NONE.equals(setting) || isList(setting)))
+        {
+            throw new IllegalArgumentException("workerCpus must be auto, none or a CPU list such as 1-3,5; was " + setting);
+        }
+    }
+
+    /**
+     * @param setting a validated setting.
+     * @return the CPU list to pin worker processes to, or null for none.
+     */
+    static String resolve(final String setting)
+    {
+        if (NONE.equals(setting))
+        {
+            return null;
+        }
+        if (!AUTO.equals(setting))
+        {
+            return setting;
+        }
+        final BitSet allowed = parse(allowedList(Paths.get("/proc/self/status")));
+        if (null == allowed || allowed.cardinality() < 2)
+        {
+            return null;
+        }
+        allowed.clear(allowed.nextSetBit(0));
+        return format(allowed);
+    }
+
+    /** @return the {@code taskset} program if this host has one, else null (workers then run unpinned). */
+    static String taskset()
+    {
+        for (final String dir : new String[]{"/usr/bin", "/bin", "/usr/local/bin"})
+        {
+            final File f = new File(dir, "taskset");
+            if (f.canExecute())
+            {
+                return f.getPath();
+            }
+        }
+        return null;
+    }
+
+    /** @return the {@code Cpus_allowed_list} of a {@code /proc/<pid>/status} file, or null. */
+    static String allowedList(final Path status)
+    {
+        try
+        {
+            for (final String line : Files.readAllLines(status, StandardCharsets.US_ASCII))
+            {
+                if (line.startsWith("Cpus_allowed_list:"))
+                {
+                    return line.substring("Cpus_allowed_list:".length()).trim();
+                }
+            }
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return null;
+        }
+        return null;
+    }
+
+    static boolean isList(final String list)
+    {
+        if (!LIST.matcher(list).matches())
+        {
+            return false;
+        }
+        for (final String range : list.split(","))
+        {
+            final int dash = range.indexOf('-');
+            if (dash > 0 && Integer.parseInt(range.substring(0, dash)) > Integer.parseInt(range.substring(dash + 1)))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** @return the CPUs of a list such as {@code 0-3,6}, or null if it is not one. */
+    static BitSet parse(final String list)
+    {
+        if (null == list || !isList(list))
+        {
+            return null;
+        }
+        final BitSet cpus = new BitSet();
+        for (final String range : list.split(","))
+        {
+            final int dash = range.indexOf('-');
+            final int from = Integer.parseInt(dash < 0 ? range : range.substring(0, dash));
+            final int to = dash < 0 ? from : Integer.parseInt(range.substring(dash + 1));
+            cpus.set(from, to + 1);
+        }
+        return cpus;
+    }
+
+    static String format(final BitSet cpus)
+    {
+        final StringBuilder sb = new StringBuilder();
+        for (int from = cpus.nextSetBit(0); from >= 0; )
+        {
+            final int to = cpus.nextClearBit(from) - 1;
+            if (sb.length() > 0)
+            {
+                sb.append(',');
+            }
+            sb.append(from);
+            if (to > from)
+            {
+                sb.append('-').append(to);
+            }
+            from = cpus.nextSetBit(to + 1);
+        }
+        return sb.toString();
+    }
+}
