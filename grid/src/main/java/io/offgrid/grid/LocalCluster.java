@@ -490,7 +490,8 @@ public final class LocalCluster implements AutoCloseable
             {
                 // the process went away
             }
-            ready.completeExceptionally(new IllegalStateException("worker process " + id + " exited before it was ready"));
+            ready.completeExceptionally(new IllegalStateException("worker process " + id + " exited before it was ready" +
+                logTail(errorLog)));
         }, "offgrid-worker-" + id + "-stdout");
         reader.setDaemon(true);
         reader.start();
@@ -528,6 +529,21 @@ public final class LocalCluster implements AutoCloseable
     public SchedulerServer scheduler()
     {
         return scheduler;
+    }
+
+    /** @return the last lines of a worker's log, for the error that says it did not start ("" if none). */
+    private static String logTail(final Path log)
+    {
+        try
+        {
+            final List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+            final List<String> tail = lines.subList(Math.max(0, lines.size() - 5), lines.size());
+            return tail.isEmpty() ? "" : "; its log (" + log + ") ends:\n  " + String.join("\n  ", tail);
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return "";
+        }
     }
 
     /**

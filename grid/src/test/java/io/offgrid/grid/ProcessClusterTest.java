@@ -112,6 +112,14 @@ class ProcessClusterTest
         {
             assertThrows(IllegalArgumentException.class, () -> LocalCluster.builder().processes(true).workerCpus(bad).start(), bad);
         }
+        if (null != WorkerCpus.taskset())
+        {
+            // A CPU this host does not have: the worker cannot start, and the error says why (taskset's words).
+            final IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> LocalCluster.builder().workers(1).processes(true).workerCpus("4000").start());
+            assertTrue(e.getMessage().contains("affinity"), e.getMessage());
+            assertEquals(0, ProcessHandle.current().children().count(), "no child process left");
+        }
     }
 
     /** Links of a chain go to the worker ahead of their inputs (Scheduler.Context#dependentsAhead). */
