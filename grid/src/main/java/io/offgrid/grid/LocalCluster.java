@@ -71,7 +71,7 @@ public final class LocalCluster implements AutoCloseable
         private String serializationAllowList;
         private List<String> workerJvmOptions = List.of("-Xmx1g", "-XX:+UseSerialGC");
         private boolean sharedDriver = true;
-        private String workerCpus = WorkerCpus.AUTO;
+        private String workerCpus = WorkerCpus.NONE;
         private Scheduler.Context schedulerContext;
 
         /**
@@ -169,15 +169,18 @@ public final class LocalCluster implements AutoCloseable
         }
 
         /**
-         * @param cpus where process workers may run: {@code "auto"} (default) keeps them off the lowest CPU this JVM
-         *             may use, when it may use two or more, so the cluster's thread and the caller's do not queue
-         *             behind the workers' on a small machine; {@code "none"} leaves placement to the OS; or a CPU
-         *             list such as {@code "1-3,5"}. Applied with {@code taskset} when the host has it; ignored for
-         *             in-process workers.
+         * @param cpus where process workers may run: {@code "none"} (default) leaves placement to the OS;
+         *             {@code "auto"} keeps them off the lowest online CPU this JVM may use, when it may use two or
+         *             more, so the caller's and the cluster's threads do not queue behind the workers' on a small
+         *             machine (at the price of the workers sharing fewer CPUs); or a CPU list such as
+         *             {@code "1-3,5"}. Applied with {@code taskset} (auto without it: no pinning; a list without
+         *             it: {@link #start()} fails). Ignored for in-process workers.
          * @return this.
+         * @throws IllegalArgumentException if it is not auto, none or a CPU list.
          */
         public Builder workerCpus(final String cpus)
         {
+            WorkerCpus.validate(cpus);
             this.workerCpus = cpus;
             return this;
         }
@@ -203,6 +206,11 @@ public final class LocalCluster implements AutoCloseable
                 throw new IllegalArgumentException("workers >= 0, threads >= 1 and memory limit > 0 required");
             }
             WorkerCpus.validate(workerCpus);
+            if (processes && !WorkerCpus.AUTO.equals(workerCpus) && !WorkerCpus.NONE.equals(workerCpus) &&
+                null == WorkerCpus.taskset())
+            {
+                throw new IllegalStateException("workerCpus " + workerCpus + " needs taskset, which is not on this host's PATH");
+            }
             return new LocalCluster(this);
         }
 
@@ -490,8 +498,11 @@ public final class LocalCluster implements AutoCloseable
             {
                 // the process went away
             }
-            ready.completeExceptionally(new IllegalStateException("worker process " + id + " exited before it was ready" +
-                logTail(errorLog)));
+            if (!ready.isDone())
+            {
+                ready.completeExceptionally(new IllegalStateException("worker process " + id + " exited before it was ready" +
+                    logTail(errorLog)));
+            }
         }, "offgrid-worker-" + id + "-stdout");
         reader.setDaemon(true);
         reader.start();
@@ -531,14 +542,20 @@ public final class LocalCluster implements AutoCloseable
         return scheduler;
     }
 
-    /** @return the last lines of a worker's log, for the error that says it did not start ("" if none). */
+    /** @return the end of a worker's log (at most 4 KiB), for the error that says it did not start ("" if none). */
     private static String logTail(final Path log)
     {
-        try
+        try (java.nio.channels.SeekableByteChannel in = Files.newByteChannel(log))
         {
-            final List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
-            final List<String> tail = lines.subList(Math.max(0, lines.size() - 5), lines.size());
-            return tail.isEmpty() ? "" : "; its log (" + log + ") ends:\n  " + String.join("\n  ", tail);
+            final long size = in.size();
+            final java.nio.ByteBuffer tail = java.nio.ByteBuffer.allocate((int)Math.min(4096, size));
+            in.position(size - tail.capacity());
+            while (tail.hasRemaining() && in.read(tail) > 0)
+            {
+                // read to the end
+            }
+            final String text = new String(tail.array(), 0, tail.position(), StandardCharsets.UTF_8).trim();
+            return text.isEmpty() ? "" : "; its log (" + log + ") ends:\n  " + text.replace("\n", "\n  ");
         }
         catch (final IOException | RuntimeException ex)
         {

@@ -15,13 +15,14 @@ import java.util.regex.Pattern;
  * Why: on the 2-vCPU VM this project is measured on, the guest kernel packs runnable threads onto one vCPU, so the
  * cluster's thread, the caller's thread and the workers' threads queued behind each other: a process worker's
  * submit→result p50 was 190-540 µs. With the workers kept off the first CPU the cluster JVM may use, it was
- * 123-234 µs in the same probe (perf/README.md). The cluster JVM itself is the user's and is not pinned.
+ * 131-234 µs in the same probe (grid/README.md). The price is compute: the workers' threads then share fewer CPUs,
+ * which is why it is not the default. The cluster JVM itself is the user's and is not pinned.
  */
 final class WorkerCpus
 {
-    /** The default: every CPU this JVM may use but the lowest, when it may use two or more; else no pinning. */
+    /** Every online CPU this JVM may use but the lowest, when there are two or more; else no pinning. */
     static final String AUTO = "auto";
-    /** No pinning: workers run wherever the OS puts them. */
+    /** No pinning (the default): workers run wherever the OS puts them. */
     static final String NONE = "none";
     private static final Pattern LIST = Pattern.compile("\\d{1,4}(-\\d{1,4})?(,\\d{1,4}(-\\d{1,4})?)*");
 
@@ -55,22 +56,63 @@ final class WorkerCpus
         {
             return setting;
         }
-        final BitSet allowed = parse(allowedList(Paths.get("/proc/self/status")));
-        if (null == allowed || allowed.cardinality() < 2)
+        return auto(allowedList(Paths.get("/proc/self/status")), online(Paths.get("/sys/devices/system/cpu/online")));
+    }
+
+    /**
+     * @param allowed this JVM's {@code Cpus_allowed_list} (the affinity mask: may name CPUs that are offline).
+     * @param online  the host's online CPUs, or null if unknown.
+     * @return the usable CPUs but the lowest, or null if fewer than two are usable or the lists are unreadable.
+     */
+    static String auto(final String allowed, final String online)
+    {
+        final BitSet usable = parse(allowed);
+        if (null == usable)
         {
             return null;
         }
-        allowed.clear(allowed.nextSetBit(0));
-        return format(allowed);
+        if (null != online)
+        {
+            final BitSet on = parse(online);
+            if (null == on)
+            {
+                return null;
+            }
+            usable.and(on);
+        }
+        if (usable.cardinality() < 2)
+        {
+            return null;
+        }
+        usable.clear(usable.nextSetBit(0));
+        return format(usable);
     }
 
-    /** @return the {@code taskset} program if this host has one, else null (workers then run unpinned). */
+    private static String online(final Path file)
+    {
+        try
+        {
+            return Files.readString(file, StandardCharsets.US_ASCII).trim();
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return null;
+        }
+    }
+
+    /** @return the {@code taskset} program on the PATH (or in /usr/bin, /bin), else null. */
     static String taskset()
     {
-        for (final String dir : new String[]{"/usr/bin", "/bin", "/usr/local/bin"})
+        final String path = System.getenv("PATH");
+        final String dirs = (null == path ? "" : path + File.pathSeparator) + "/usr/bin" + File.pathSeparator + "/bin";
+        for (final String dir : dirs.split(File.pathSeparator))
         {
+            if (dir.isEmpty())
+            {
+                continue;
+            }
             final File f = new File(dir, "taskset");
-            if (f.canExecute())
+            if (f.isFile() && f.canExecute())
             {
                 return f.getPath();
             }

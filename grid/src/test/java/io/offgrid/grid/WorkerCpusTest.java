@@ -61,6 +61,21 @@ class WorkerCpusTest
     }
 
     @Test
+    void autoDropsTheLowestUsableCpuAndNeedsTwo()
+    {
+        assertNull(WorkerCpus.auto("0", "0"));
+        assertEquals("1", WorkerCpus.auto("0-1", "0-1"));
+        assertEquals("1,4", WorkerCpus.auto("0-1,4", null));
+        assertEquals("5-7", WorkerCpus.auto("3,5-7", "0-63"));
+        // The affinity mask names possible CPUs; only online ones count.
+        assertNull(WorkerCpus.auto("0-3", "0"));
+        assertEquals("2", WorkerCpus.auto("0-3", "1-2"));
+        assertNull(WorkerCpus.auto("garbage", "0-3"));
+        assertNull(WorkerCpus.auto("0-3", "garbage"));
+        assertNull(WorkerCpus.auto(null, "0-3"));
+    }
+
+    @Test
     void allowedListIsReadFromAStatusFile() throws Exception
     {
         final Path status = Files.createTempFile("status", "");

@@ -53,7 +53,10 @@ public final class BenchMain
         double waitQuietS = 0;
         double quietCores = 0.05;
         double deadlineS = 900;
-        /** LocalCluster.Builder#workerCpus for process workers: auto, none or a CPU list. */
+        /**
+         * LocalCluster.Builder#workerCpus for process workers: auto (the bench's choice: small no-op tasks, where
+         * queueing behind the workers' threads on one vCPU dominated), none (the library's default) or a CPU list.
+         */
         String workerCpus = "auto";
         PrintStream out = System.out;
 
@@ -182,8 +185,8 @@ public final class BenchMain
             "  workers: process = process workers on the cluster's driver (shared memory), process-udp = each its own",
             "  driver over UDP (runs c, d, h only), both = all three kinds",
             "  warmup: untimed runs of each scenario before its timed runs (first touch of memory, JIT, connections)",
-            "  worker-cpus: where process workers run (LocalCluster.Builder#workerCpus); auto keeps them off the",
-            "  lowest CPU, none leaves placement to the OS",
+            "  worker-cpus: where process workers run (LocalCluster.Builder#workerCpus); auto (the bench's default)",
+            "  keeps them off the lowest CPU, none (the library's default) leaves placement to the OS",
             "  defaults: all scenarios, both, 3 runs after 1 warm-up, full sizes, no waiting, 900 s deadline, auto");
     }
 
@@ -244,7 +247,11 @@ public final class BenchMain
                 case "--wait-quiet" -> o.waitQuietS = parseDouble(a, v);
                 case "--quiet-cores" -> o.quietCores = parseDouble(a, v);
                 case "--deadline" -> o.deadlineS = parseDouble(a, v);
-                case "--worker-cpus" -> o.workerCpus = v;
+                case "--worker-cpus" ->
+                {
+                    LocalCluster.builder().workerCpus(v); // refused here, not when the first cluster starts
+                    o.workerCpus = v;
+                }
                 default -> throw new IllegalArgumentException("unknown option " + a);
             }
         }
@@ -398,6 +405,7 @@ public final class BenchMain
                 m.put("cluster", "2 workers x 1 thread, " + (PROCESS_UDP.equals(mode) ?
                     "process workers, each its own driver (UDP 127.0.0.1)" : processes ?
                     "process workers on the cluster's driver (Aeron IPC, shared memory)" : "in-process workers (Aeron IPC)"));
+                m.put("worker_cpus_applied", null == bench.cluster.workerCpus() ? "none" : bench.cluster.workerCpus());
                 m.put("cluster_start_s", LoadMonitor.round((System.nanoTime() - t0) / 1e9, 3));
             }
             for (final Scenarios.Scenario sc : Scenarios.ALL)

@@ -112,6 +112,10 @@ class BenchMainTest
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--json"}))
             .getMessage().contains("needs a value"));
         assertNull(BenchMain.parse(new String[]{"--help"}));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--worker-cpus", "3-1"}))
+            .getMessage().contains("workerCpus"));
+        assertEquals("auto", BenchMain.parse(new String[0]).workerCpus);
+        assertEquals("none", BenchMain.parse(new String[]{"--worker-cpus=none"}).workerCpus);
     }
 
     @Test
