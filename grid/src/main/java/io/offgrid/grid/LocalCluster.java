@@ -434,7 +434,8 @@ public final class LocalCluster implements AutoCloseable
         cmd.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
         for (final String arg : ManagementFactory.getRuntimeMXBean().getInputArguments())
         {
-            if (arg.startsWith("--add-") || arg.startsWith("-Dchronicle") || arg.startsWith("-XX:MaxDirectMemorySize"))
+            if (arg.startsWith("--add-") || arg.startsWith("-Dchronicle") || arg.startsWith("-XX:MaxDirectMemorySize") ||
+                arg.startsWith("-Dorg.agrona.") || arg.startsWith("-Daeron."))
             {
                 cmd.add(arg);
             }

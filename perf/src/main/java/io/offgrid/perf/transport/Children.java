@@ -55,6 +55,13 @@ final class Children
         command.add(Paths.get(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(Arrays.asList(jvmFlags().split("\\s+")));
         command.add("-Xmx256m");
+        for (final String arg : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+        {
+            if (arg.startsWith("-Dorg.agrona.") || arg.startsWith("-Daeron."))
+            {
+                command.add(arg); // the same Aeron/Agrona tuning on both ends of a comparison
+            }
+        }
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add(main.getName());
