@@ -54,10 +54,10 @@ public final class BenchMain
         double quietCores = 0.05;
         double deadlineS = 900;
         /**
-         * LocalCluster.Builder#workerCpus for process workers: auto (the bench's choice: small no-op tasks, where
-         * queueing behind the workers' threads on one vCPU dominated), none (the library's default) or a CPU list.
+         * LocalCluster.Builder#workerCpus for process workers: none (the library's default), auto (lower latency for
+         * small tasks, less throughput for large data: perf/README.md) or a CPU list.
          */
-        String workerCpus = "auto";
+        String workerCpus = "none";
         PrintStream out = System.out;
 
         Options conclude()
@@ -185,9 +185,9 @@ public final class BenchMain
             "  workers: process = process workers on the cluster's driver (shared memory), process-udp = each its own",
             "  driver over UDP (runs c, d, h only), both = all three kinds",
             "  warmup: untimed runs of each scenario before its timed runs (first touch of memory, JIT, connections)",
-            "  worker-cpus: where process workers run (LocalCluster.Builder#workerCpus); auto (the bench's default)",
-            "  keeps them off the lowest CPU, none (the library's default) leaves placement to the OS",
-            "  defaults: all scenarios, both, 3 runs after 1 warm-up, full sizes, no waiting, 900 s deadline, auto");
+            "  worker-cpus: where process workers run (LocalCluster.Builder#workerCpus); none leaves placement to",
+            "  the OS, auto keeps them off the lowest CPU",
+            "  defaults: all scenarios, both, 3 runs after 1 warm-up, full sizes, no waiting, 900 s deadline, none");
     }
 
     static Options parse(final String[] args)

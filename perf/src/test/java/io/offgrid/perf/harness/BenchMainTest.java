@@ -114,8 +114,8 @@ class BenchMainTest
         assertNull(BenchMain.parse(new String[]{"--help"}));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--worker-cpus", "3-1"}))
             .getMessage().contains("workerCpus"));
-        assertEquals("auto", BenchMain.parse(new String[0]).workerCpus);
-        assertEquals("none", BenchMain.parse(new String[]{"--worker-cpus=none"}).workerCpus);
+        assertEquals("none", BenchMain.parse(new String[0]).workerCpus);
+        assertEquals("auto", BenchMain.parse(new String[]{"--worker-cpus=auto"}).workerCpus);
     }
 
     @Test
