@@ -205,12 +205,6 @@ public final class LocalCluster implements AutoCloseable
             {
                 throw new IllegalArgumentException("workers >= 0, threads >= 1 and memory limit > 0 required");
             }
-            WorkerCpus.validate(workerCpus);
-            if (processes && !WorkerCpus.AUTO.equals(workerCpus) && !WorkerCpus.NONE.equals(workerCpus) &&
-                null == WorkerCpus.taskset())
-            {
-                throw new IllegalStateException("workerCpus " + workerCpus + " needs taskset, which is not on this host's PATH");
-            }
             return new LocalCluster(this);
         }
 
@@ -331,9 +325,7 @@ public final class LocalCluster implements AutoCloseable
     private LocalCluster(final Builder config)
     {
         this.config = config;
-        final String cpus = config.processes ? WorkerCpus.resolve(config.workerCpus) : null;
-        final String taskset = null == cpus ? null : WorkerCpus.taskset();
-        this.workerLaunchPrefix = null == taskset ? List.of() : List.of(taskset, "-c", cpus);
+        this.workerLaunchPrefix = config.processes ? WorkerCpus.launchPrefix(config.workerCpus) : List.of();
         try
         {
             this.tempDirectory = Files.createTempDirectory("offgrid-cluster-");

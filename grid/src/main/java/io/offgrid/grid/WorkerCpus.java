@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.BitSet;
+import java.util.List;
 import java.util.regex.Pattern;
 
 /**
@@ -100,6 +101,31 @@ final class WorkerCpus
         }
     }
 
+    /**
+     * @param setting a validated setting.
+     * @return {@code taskset -c LIST} to put before a worker's command, or empty for no pinning (auto on a host
+     *         with one usable CPU or without taskset; none).
+     * @throws IllegalStateException for an explicit list on a host without taskset.
+     */
+    static List<String> launchPrefix(final String setting)
+    {
+        final String cpus = resolve(setting);
+        if (null == cpus)
+        {
+            return List.of();
+        }
+        final String taskset = taskset();
+        if (null == taskset)
+        {
+            if (AUTO.equals(setting))
+            {
+                return List.of();
+            }
+            throw new IllegalStateException("workerCpus " + setting + " needs taskset, which is not on this host's PATH");
+        }
+        return List.of(taskset, "-c", cpus);
+    }
+
     /** @return the {@code taskset} program on the PATH (or in /usr/bin, /bin), else null. */
     static String taskset()
     {
@@ -142,25 +168,13 @@ final class WorkerCpus
 
     static boolean isList(final String list)
     {
-        if (!LIST.matcher(list).matches())
-        {
-            return false;
-        }
-        for (final String range : list.split(","))
-        {
-            final int dash = range.indexOf('-');
-            if (dash > 0 && Integer.parseInt(range.substring(0, dash)) > Integer.parseInt(range.substring(dash + 1)))
-            {
-                return false;
-            }
-        }
-        return true;
+        return null != parse(list);
     }
 
-    /** @return the CPUs of a list such as {@code 0-3,6}, or null if it is not one. */
+    /** @return the CPUs of a list such as {@code 0-3,6}, or null if it is not one (a range must not run backwards). */
     static BitSet parse(final String list)
     {
-        if (null == list || !isList(list))
+        if (null == list || !LIST.matcher(list).matches())
         {
             return null;
         }
@@ -170,6 +184,10 @@ final class WorkerCpus
             final int dash = range.indexOf('-');
             final int from = Integer.parseInt(dash < 0 ? range : range.substring(0, dash));
             final int to = dash < 0 ? from : Integer.parseInt(range.substring(dash + 1));
+            if (to < from)
+            {
+                return null;
+            }
             cpus.set(from, to + 1);
         }
         return cpus;
