@@ -28,6 +28,10 @@ final class Invariants
         for (final TaskRecord t : s.tasks.values())
         {
             checkRecord(s, t, live, activeDependents, wantsPerClient);
+            if (t.hasFlag(TaskRecord.FLAG_MARK))
+            {
+                throw new AssertionError("a walk's mark was left on " + t);
+            }
         }
         for (final TaskRecord t : s.tasks.values())
         {

@@ -508,6 +508,70 @@ class SchedulerRulesTest
         assertEquals(0, s.taskCount());
     }
 
+    @Test
+    void cancellingAWideMapAtOnceSendsNoQueuedTaskToAWorker()
+    {
+        workers(2, 1);
+        final List<String> keys = new ArrayList<>();
+        graph.clear();
+        for (int i = 0; i < 200; i++)
+        {
+            keys.add("m" + i);
+            graph.task("m" + i, FN).want("m" + i);
+        }
+        s.submitGraph(C1, graph);
+        final int running = sink.of(Kind.COMPUTE).size();
+        assertTrue(running >= 2 && running < 200, "only the workers' slots are filled: " + running);
+        sink.take();
+        s.cancel(C1, keys, false);
+        assertEquals(List.of(), sink.of(Kind.COMPUTE), "a slot the batch frees is not refilled with a key it cancels");
+        assertEquals(running, sink.of(Kind.CANCEL_COMPUTE).size(), "only the running tasks are stopped");
+        assertEquals(200, sink.of(Kind.STATUS).size());
+        for (final String k : keys)
+        {
+            assertEquals(KeyStatus.CANCELLED, sink.lastStatus(C1, k));
+        }
+        assertEquals(0, s.taskCount());
+    }
+
+    @Test
+    void cancellingEveryKeyOfAChainInOneBatchCancelsEachOnce()
+    {
+        workers(1, 1);
+        chain(C1, "a", "b", "c", "d");
+        graph.clear().task("e", FN).dependsOn("b").want("e");
+        s.submitGraph(C2, graph);
+        s.wantKey(C1, "b");
+        sink.take();
+        // Without force: b is the caller's, and so are c and d; e is C2's and goes on, with a and b it needs.
+        s.cancel(C1, List.of("d", "b", "c", "a"), false);
+        assertEquals(1, countStatus(C1, "b"), "b, reached from a's walk and named itself, is told once");
+        assertEquals(KeyStatus.CANCELLED, sink.lastStatus(C1, "d"));
+        assertNull(sink.lastStatus(C2, "e"));
+        assertTrue(s.taskState("e") == TaskState.PROCESSING || s.taskState("e") == TaskState.WAITING);
+        // The batch's marks are gone: a new graph over the same keys, and a second cancel, behave as on their own.
+        s.cancel(C2, List.of("e"), false);
+        assertEquals(KeyStatus.CANCELLED, sink.lastStatus(C2, "e"));
+        assertEquals(0, s.taskCount());
+        chain(C1, "a", "b");
+        assertEquals(TaskState.PROCESSING, s.taskState("a"));
+        s.cancel(C1, "a", false);
+        assertEquals(0, s.taskCount());
+    }
+
+    private int countStatus(final long client, final String key)
+    {
+        int n = 0;
+        for (final Cmd c : sink.of(Kind.STATUS))
+        {
+            if (c.client == client && c.key.equals(key))
+            {
+                n++;
+            }
+        }
+        return n;
+    }
+
     // ---------------------------------------------------------------- rule 4
 
     @Test

@@ -599,10 +599,18 @@ class SchedulerSimulationTest
 
         void cancel()
         {
-            final String k = randomKey();
-            if (null != k)
+            if (rnd.nextBoolean())
             {
-                s.cancel(randomClient(), k, rnd.nextBoolean());
+                final String k = randomKey();
+                if (null != k)
+                {
+                    s.cancel(randomClient(), k, rnd.nextBoolean());
+                }
+            }
+            else
+            {
+                // A batch, as a client's cancel of many futures arrives: settled once, keys may repeat or overlap.
+                s.cancel(randomClient(), randomKeys(6), rnd.nextBoolean());
             }
         }
 
