@@ -104,6 +104,8 @@ public final class Client implements AutoCloseable
     private final UnsafeBuffer releaseOut;
     private final ReleaseKeysEncoder releaseEncoder = new ReleaseKeysEncoder();
     private final ArrayList<String> releaseBatch = new ArrayList<>();
+    /** Written by the agent only; read by anyone. */
+    private volatile long releasesSent;
     private final AtomicInteger releasesQueued = new AtomicInteger();
     private static final int RELEASE_BATCH_LIMIT = 4096;
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
@@ -483,7 +485,7 @@ public final class Client implements AutoCloseable
     List<GridFuture<?>> submitGraph(final List<TaskSpec> tasks, final List<String> wantKeys)
     {
         checkOpen();
-        final List<GridFuture<?>> futures = newFutures(wantKeys);
+        final List<GridFuture<?>> futures = newFutures(wantKeys, true);
         final ArrayList<String> uniqueWants = new ArrayList<>(new LinkedHashMap<String, Boolean>()
         {
             {
@@ -497,7 +499,8 @@ public final class Client implements AutoCloseable
         return futures;
     }
 
-    private List<GridFuture<?>> newFutures(final List<String> keys)
+    /** @param sendsWant the caller sends the scheduler a want for the keys (a submit, a scatter). */
+    private List<GridFuture<?>> newFutures(final List<String> keys, final boolean sendsWant)
     {
         final ArrayList<GridFuture<?>> futures = new ArrayList<>(keys.size());
         synchronized (wants)
@@ -515,6 +518,11 @@ public final class Client implements AutoCloseable
                     wants.put(key, w);
                 }
                 w.count++;
+                if (sendsWant)
+                {
+                    w.wantsSent++;
+                    w.schedulerDropped = false;
+                }
                 futures.add(new GridFuture<>(this, w));
             }
         }
@@ -615,7 +623,7 @@ public final class Client implements AutoCloseable
                     }
                 }
             }
-            final List<GridFuture<?>> futures = newFutures(List.of(keys));
+            final List<GridFuture<?>> futures = newFutures(List.of(keys), true);
             final ScatterJob job = new ScatterJob(keys, locals, sizes);
             final long requestId = nextRequestId.getAndIncrement();
             node.execute(() -> startScatter(requestId, job, options));
@@ -902,7 +910,7 @@ public final class Client implements AutoCloseable
     <T> GridFuture<T> anotherFuture(final GridFuture<T> future)
     {
         @SuppressWarnings("unchecked")
-        final GridFuture<T> f = (GridFuture<T>)newFutures(List.of(future.key())).get(0);
+        final GridFuture<T> f = (GridFuture<T>)newFutures(List.of(future.key()), false).get(0);
         return f;
     }
 
@@ -994,37 +1002,71 @@ public final class Client implements AutoCloseable
     public void cancel(final Collection<? extends GridFuture<?>> futures, final boolean force)
     {
         checkOpen();
-        final ArrayList<String> keys = new ArrayList<>();
-        for (final GridFuture<?> f : futures)
+        // A key with one want, sent before this call, is marked cancelled here once the scheduler has acted on the
+        // cancel: it always drops the caller's want of a key it names, so it need not tell the caller key by key.
+        // The others (wanted again meanwhile) keep the scheduler's word, as any status.
+        final ArrayList<String> told = new ArrayList<>();
+        final ArrayList<String> quiet = new ArrayList<>();
+        final ArrayList<WantedKey> quietWants = new ArrayList<>();
+        synchronized (wants)
         {
-            keys.add(f.key());
+            for (final GridFuture<?> f : futures)
+            {
+                final WantedKey w = f.want();
+                if (wants.get(w.key) == w && w.wantsSent == 1)
+                {
+                    quiet.add(w.key);
+                    quietWants.add(w);
+                }
+                else
+                {
+                    told.add(w.key);
+                }
+            }
         }
         node.execute(() ->
         {
-            // As many messages as the keys need: each key's cancel stands alone on the scheduler.
-            int i = 0;
-            while (i < keys.size())
-            {
-                final int count = GridProtocol.keysThatFit(keys, i,
-                    MessageHeaderEncoder.ENCODED_LENGTH + CancelKeysEncoder.BLOCK_LENGTH + 4, out.capacity());
-                final CancelKeysEncoder e = new CancelKeysEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
-                    .force(force ? BooleanType.TRUE : BooleanType.FALSE);
-                final CancelKeysEncoder.KeysEncoder ke = e.keysCount(count);
-                for (int k = 0; k < count; k++)
-                {
-                    ke.next().key(keys.get(i + k));
-                }
-                i += count;
-                sendToScheduler(e.encodedLength());
-            }
+            sendCancel(told, force, false);
+            sendCancel(quiet, force, true);
         });
         // A round trip behind the cancels: the scheduler answers only after the updates they made, finished
         // futures included, so every future reads CANCELLED when this returns (as in Dask).
         info();
+        synchronized (wants)
+        {
+            for (final WantedKey w : quietWants)
+            {
+                if (wants.get(w.key) == w && w.wantsSent == 1)
+                {
+                    w.cancelledByScheduler("cancelled");
+                }
+            }
+        }
         final long deadline = System.nanoTime() + config.requestTimeoutNs();
         for (final GridFuture<?> f : futures)
         {
             awaitDone(f.want(), deadline - System.nanoTime());
+        }
+    }
+
+    /** Agent thread: as many CancelKeys messages as the keys need; each key's cancel stands alone on the scheduler. */
+    private void sendCancel(final List<String> keys, final boolean force, final boolean callerMarks)
+    {
+        int i = 0;
+        while (i < keys.size())
+        {
+            final int count = GridProtocol.keysThatFit(keys, i,
+                MessageHeaderEncoder.ENCODED_LENGTH + CancelKeysEncoder.BLOCK_LENGTH + 4, out.capacity());
+            final CancelKeysEncoder e = new CancelKeysEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
+                .force(force ? BooleanType.TRUE : BooleanType.FALSE)
+                .callerMarks(callerMarks ? BooleanType.TRUE : BooleanType.FALSE);
+            final CancelKeysEncoder.KeysEncoder ke = e.keysCount(count);
+            for (int k = 0; k < count; k++)
+            {
+                ke.next().key(keys.get(i + k));
+            }
+            i += count;
+            sendToScheduler(e.encodedLength());
         }
     }
 
@@ -1459,6 +1501,10 @@ public final class Client implements AutoCloseable
                 store.remove(w.inline);
                 w.inline = null;
             }
+            if (w.schedulerDropped)
+            {
+                return; // the scheduler cancelled it for us: it holds no want of ours to release
+            }
         }
         if (!closed)
         {
@@ -1484,6 +1530,15 @@ public final class Client implements AutoCloseable
                 throw ex;
             }
         }
+    }
+
+    /**
+     * @return keys whose release this client has sent the scheduler. A key the scheduler cancelled for this client
+     * needs none: it dropped the want itself.
+     */
+    public long releasesSent()
+    {
+        return releasesSent;
     }
 
     /**
@@ -1644,6 +1699,7 @@ public final class Client implements AutoCloseable
                 keys.next().key(releaseBatch.get(i + k));
             }
             i += count;
+            releasesSent += count;
             if (!node.send(GridProtocol.SCHEDULER_NODE_ID, releaseOut, 0, MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength()))
             {
                 fail(new GridException("cannot send to the scheduler at " + config.schedulerAddress()));
@@ -2240,7 +2296,7 @@ public final class Client implements AutoCloseable
                     w.update(FutureStatus.FINISHED, null);
                     break;
                 case CANCELLED:
-                    w.updateWithReason(FutureStatus.CANCELLED, message);
+                    w.cancelledByScheduler(message);
                     break;
                 case LOST:
                     w.updateWithReason(FutureStatus.LOST, message);

@@ -17,6 +17,13 @@ final class WantedKey
     CompletableFuture<Void> done = new CompletableFuture<>();
     /** Local block holding the result the scheduler sent inline, or null: read without a fetch. */
     String inline;
+    /** Messages that made the scheduler count this client as a wanter (a submit, a scatter): 1 for most keys. */
+    int wantsSent;
+    /**
+     * The scheduler has dropped this client's want (it cancelled the key for it) and no want was sent since, so a
+     * release has nothing to undo there and is not sent: a 20,000-future cancel then costs no 20,000 releases.
+     */
+    boolean schedulerDropped;
 
     WantedKey(final String key)
     {
@@ -50,6 +57,16 @@ final class WantedKey
     {
         update(newStatus, null);
         reason = newReason;
+    }
+
+    /**
+     * Cancelled by the scheduler, which drops the want of every client it tells so. With one want ever sent, and
+     * it sent before (the future existed), nothing can have restored it; with more, one may be on its way.
+     */
+    void cancelledByScheduler(final String newReason)
+    {
+        updateWithReason(FutureStatus.CANCELLED, newReason);
+        schedulerDropped = wantsSent == 1;
     }
 
     /** @return the failure, if the key failed (made now for a cancelled or lost key). */

@@ -595,7 +595,7 @@ public final class SchedulerServer implements AutoCloseable
                     {
                         keyList.add(k.key());
                     }
-                    scheduler.cancel(peerId, keyList, force);
+                    scheduler.cancel(peerId, keyList, force, d.callerMarks() != BooleanType.TRUE);
                     break;
                 }
                 case RestartDecoder.TEMPLATE_ID:
@@ -1147,7 +1147,7 @@ public final class SchedulerServer implements AutoCloseable
         public void cancelCompute(final long workerId, final String key)
         {
             final CancelKeysEncoder e = new CancelKeysEncoder().wrapAndApplyHeader(out, 0, headerEncoder)
-                .force(BooleanType.FALSE);
+                .force(BooleanType.FALSE).callerMarks(BooleanType.FALSE);
             e.keysCount(1).next().key(key);
             send(workerId, e.encodedLength());
         }

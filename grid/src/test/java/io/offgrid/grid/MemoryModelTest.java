@@ -240,6 +240,46 @@ class MemoryModelTest
     }
 
     @Test
+    void cancelledFuturesNeedNoReleaseButAKeyWantedTwiceStillSendsOne()
+    {
+        final List<GridFuture<Long>> many = client.map((Long ms) -> GridTests.sleepy(ms),
+            java.util.stream.LongStream.range(10_000, 10_040).boxed().toList(), SubmitOptions.options().pure(false));
+        // One key, two submits: two wants sent, so the scheduler may hold one the cancel did not see.
+        final SubmitOptions keyed = SubmitOptions.options().key("wanted-twice").pure(true);
+        final GridFuture<Long> first = client.submit((Long ms) -> GridTests.sleepy(ms), keyed, 10_000L);
+        final GridFuture<Long> second = client.submit((Long ms) -> GridTests.sleepy(ms), keyed, 10_000L);
+        final GridFuture<Long> dependent = client.submit((Long x) -> x + 1, many.get(0));
+        GridTests.sleep(50);
+        final List<GridFuture<Long>> named = new ArrayList<>(many);
+        named.add(first);
+        client.cancel(named, false);
+        for (final GridFuture<Long> f : named)
+        {
+            assertEquals(FutureStatus.CANCELLED, f.status(), f.key());
+            assertTrue(assertThrows(CancellationException.class, f::get).getMessage().endsWith(": cancelled"));
+        }
+        assertEquals(FutureStatus.CANCELLED, second.status(), "the same key");
+        assertEquals(FutureStatus.CANCELLED, dependent.await(5, TimeUnit.SECONDS).status(), "told by the scheduler");
+        assertEquals(0, client.info().taskCount());
+
+        final long before = client.releasesSent();
+        many.forEach(GridFuture::release);
+        dependent.release();
+        client.info(); // behind any release the agent would send
+        assertEquals(before, client.releasesSent(), "the scheduler dropped these wants when it cancelled them");
+        first.release();
+        second.release();
+        await(() -> client.releasesSent() == before + 1, 5_000, "the key wanted twice is released");
+        assertEquals(0, client.wantedKeyCount());
+
+        // The keys work again afterwards: a new want of a cancelled key is a new task.
+        final GridFuture<Long> again = client.submit((Long ms) -> ms + 1, keyed, 1L);
+        assertEquals(2L, again.get());
+        again.release();
+        await(() -> client.info().taskCount() == 0, 5_000, "nothing left on the scheduler");
+    }
+
+    @Test
     void restartClearsEverythingAndTheClusterWorksAfter()
     {
         final Bag<long[]> bag = client.persist(Bag.range(4, 4).map(x -> GridTests.megabyte(x)));

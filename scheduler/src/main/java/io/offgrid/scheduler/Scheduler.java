@@ -738,7 +738,7 @@ public final class Scheduler implements AutoCloseable
         checkOpen();
         try
         {
-            cancelOne(clientId, key, force);
+            cancelOne(clientId, key, force, true);
         }
         finally
         {
@@ -753,7 +753,7 @@ public final class Scheduler implements AutoCloseable
      * had sent almost every task to a worker, and then its cancel, that way). Tasks a batch has cancelled stay
      * marked until {@link #endCancelBatch()}, so a later key of the batch does not walk them again.
      */
-    private void cancelOne(final long clientId, final String key, final boolean force)
+    private void cancelOne(final long clientId, final String key, final boolean force, final boolean tellCaller)
     {
         final TaskRecord t = tasks.get(key);
         if (null == t || t.hasFlag(TaskRecord.FLAG_MARK))
@@ -768,7 +768,10 @@ public final class Scheduler implements AutoCloseable
             {
                 caller.wantCount--;
                 t.removeWanter(clientId);
-                sink.keyStatus(clientId, key, KeyStatus.CANCELLED, "cancelled");
+                if (tellCaller)
+                {
+                    sink.keyStatus(clientId, key, KeyStatus.CANCELLED, "cancelled");
+                }
                 toRelease.add(t);
             }
             return;
@@ -804,7 +807,10 @@ public final class Scheduler implements AutoCloseable
                 {
                     caller.wantCount--;
                     x.removeWanter(clientId);
-                    sink.keyStatus(clientId, x.key, KeyStatus.CANCELLED, "cancelled");
+                    if (tellCaller || x != t)
+                    {
+                        sink.keyStatus(clientId, x.key, KeyStatus.CANCELLED, "cancelled");
+                    }
                     toRelease.add(x);
                 }
                 continue;
@@ -818,7 +824,7 @@ public final class Scheduler implements AutoCloseable
                 {
                     wc.wantCount--;
                 }
-                if (w >= 0)
+                if (w >= 0 && (tellCaller || w != clientId || x != t))
                 {
                     sink.keyStatus(w, x.key, KeyStatus.CANCELLED, "cancelled");
                 }
@@ -863,12 +869,27 @@ public final class Scheduler implements AutoCloseable
      */
     public void cancel(final long clientId, final Collection<String> keys, final boolean force)
     {
+        cancel(clientId, keys, force, true);
+    }
+
+    /**
+     * Cancel several keys; see {@link #cancel(long, String, boolean)}. The caller loses its want of every key it
+     * names either way, so it may mark them cancelled itself after a round trip, and not be told of each.
+     *
+     * @param clientId   the client asking.
+     * @param keys       the keys; unknown keys are ignored.
+     * @param force      cancel even if other clients want them.
+     * @param tellCaller false: the caller is not told of the keys it named (it is told of their dependents).
+     */
+    public void cancel(final long clientId, final Collection<String> keys, final boolean force,
+        final boolean tellCaller)
+    {
         checkOpen();
         try
         {
             for (final String key : keys)
             {
-                cancelOne(clientId, key, force);
+                cancelOne(clientId, key, force, tellCaller);
             }
         }
         finally

@@ -559,6 +559,35 @@ class SchedulerRulesTest
         assertEquals(0, s.taskCount());
     }
 
+    @Test
+    void aCallerThatMarksItsNamedKeysIsToldOnlyOfTheirDependents()
+    {
+        workers(1, 1);
+        chain(C1, "a", "b");
+        graph.clear().want("a");
+        s.submitGraph(C2, graph);
+        graph.clear().task("x", FN).want("x");
+        s.submitGraph(C1, graph);
+        sink.take();
+        s.cancel(C1, List.of("a", "x"), true, false);
+        assertEquals(0, countStatus(C1, "a"), "named: the caller marks it");
+        assertEquals(0, countStatus(C1, "x"), "named: the caller marks it");
+        assertEquals(KeyStatus.CANCELLED, sink.lastStatus(C1, "b"), "a dependent it did not name is reported");
+        assertEquals(KeyStatus.CANCELLED, sink.lastStatus(C2, "a"), "another client is told, with force");
+        assertEquals(0, s.wantedCount(C1), "the caller's wants are dropped all the same");
+        assertEquals(0, s.taskCount());
+        // Without force, a key another client wants: the caller's want goes, silently; the other's stays.
+        graph.clear().task("y", FN).want("y");
+        s.submitGraph(C1, graph);
+        graph.clear().want("y");
+        s.submitGraph(C2, graph);
+        sink.take();
+        s.cancel(C1, List.of("y"), false, false);
+        assertEquals(List.of(), sink.of(Kind.STATUS));
+        assertEquals(0, s.wantedCount(C1));
+        assertEquals(TaskState.PROCESSING, s.taskState("y"));
+    }
+
     private int countStatus(final long client, final String key)
     {
         int n = 0;
