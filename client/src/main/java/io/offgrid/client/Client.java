@@ -1132,7 +1132,10 @@ public final class Client implements AutoCloseable
     }
 
     /**
-     * Keep exactly {@code n} copies of each key on the allowed workers (copies complete in the background).
+     * Keep exactly {@code n} copies of each key on the allowed workers. Returns, as Dask's does, once none of the
+     * keys is computing or being copied any more: a key still computing is copied when it finishes, and a copy
+     * that failed is made again from another holder first. Fails if that takes longer than the request timeout
+     * (the copies go on).
      *
      * @param futures the keys.
      * @param n       copies wanted.

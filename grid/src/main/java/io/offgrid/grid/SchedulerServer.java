@@ -203,6 +203,8 @@ public final class SchedulerServer implements AutoCloseable
     private final FreeKeysEncoder freeEncoder = new FreeKeysEncoder();
     private final Long2ObjectHashMap<ArrayList<String>> pendingFrees = new Long2ObjectHashMap<>();
     private final KeyStateBatcher keyStates;
+    /** Replicates whose clients wait for the copies; agent thread only. */
+    private final ArrayList<ReplicateWait> replicateWaits = new ArrayList<>();
     private final LongArrayList workersWithFrees = new LongArrayList();
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
     private final MessageHeaderDecoder headerDecoder = new MessageHeaderDecoder();
@@ -317,6 +319,51 @@ public final class SchedulerServer implements AutoCloseable
         scheduler.close();
     }
 
+    /**
+     * A replicate its client waits for, as Dask's does: answered once none of its keys is computing or being copied
+     * (a copy that failed is made again from another holder first, or given up). Each check resumes at the first key
+     * not yet settled, so a wait costs a lookup or two per duty cycle.
+     */
+    private static final class ReplicateWait
+    {
+        final long peerId;
+        final long requestId;
+        final ArrayList<String> keys;
+        int next;
+
+        ReplicateWait(final long peerId, final long requestId, final ArrayList<String> keys)
+        {
+            this.peerId = peerId;
+            this.requestId = requestId;
+            this.keys = keys;
+        }
+
+        boolean settled(final Scheduler scheduler)
+        {
+            while (next < keys.size() && !scheduler.replicating(keys.get(next)))
+            {
+                next++;
+            }
+            return next == keys.size();
+        }
+    }
+
+    private int answerSettledReplicates()
+    {
+        int answered = 0;
+        for (int i = replicateWaits.size() - 1; i >= 0; i--)
+        {
+            final ReplicateWait wait = replicateWaits.get(i);
+            if (wait.settled(scheduler))
+            {
+                replicateWaits.remove(i);
+                requestDone(wait.peerId, wait.requestId, RequestStatus.OK, null);
+                answered++;
+            }
+        }
+        return answered;
+    }
+
     private final class ServerAgent implements Agent
     {
         public int doWork()
@@ -328,6 +375,10 @@ public final class SchedulerServer implements AutoCloseable
                 lastTickNs = now;
                 scheduler.tick(now);
                 work++;
+            }
+            if (!replicateWaits.isEmpty())
+            {
+                work += answerSettledReplicates();
             }
             if (!workersWithFrees.isEmpty())
             {
@@ -661,7 +712,15 @@ public final class SchedulerServer implements AutoCloseable
                     try
                     {
                         scheduler.replicate(keyList, copies, ws);
-                        requestDone(peerId, requestId, RequestStatus.OK, null);
+                        final ReplicateWait wait = new ReplicateWait(peerId, requestId, new ArrayList<>(keyList));
+                        if (wait.settled(scheduler))
+                        {
+                            requestDone(peerId, requestId, RequestStatus.OK, null);
+                        }
+                        else
+                        {
+                            replicateWaits.add(wait);
+                        }
                     }
                     catch (final IllegalArgumentException | IllegalStateException ex)
                     {
@@ -1104,6 +1163,7 @@ public final class SchedulerServer implements AutoCloseable
                 partialGraphs.remove(peerId);
                 partialWants.remove(peerId);
                 keyStates.forget(peerId);
+                replicateWaits.removeIf(wait -> wait.peerId == peerId);
                 scheduler.clientDisconnected(peerId);
             }
         }

@@ -112,13 +112,18 @@ class ClientApiTest
     {
         final GridFuture<long[]> x = client.scatter(GridTests.megabyte(7), ScatterOptions.options().workers(ids[0]));
         client.replicate(List.of(x), 2, null);
-        await(() -> client.whoHas(List.of(x)).get(x.key()).length == 2, 5_000, "two copies");
+        assertEquals(2, client.whoHas(List.of(x)).get(x.key()).length, "replicate returns once the copies are made");
         await(() -> total(cluster) >= 2L * MIB, 5_000, "two copies in memory");
         client.replicate(List.of(x), 1, null);
-        await(() -> client.whoHas(List.of(x)).get(x.key()).length == 1, 5_000, "one copy");
+        assertEquals(1, client.whoHas(List.of(x)).get(x.key()).length, "one copy");
         await(() -> total(cluster) < 2L * MIB, 5_000, "extra copy freed");
         assertEquals(7L, x.get()[0]);
         assertThrows(IllegalArgumentException.class, () -> client.replicate(List.of(x), 0, null));
+        // A key still computing: the call waits for it to finish, then for its copies (as Dask's replicate).
+        final GridFuture<long[]> slow = client.submit((Long seed) -> GridTests.megabyte(seed + GridTests.sleepy(300) * 0), 9L);
+        client.replicate(List.of(slow), 2, null);
+        assertEquals(FutureStatus.FINISHED, slow.status());
+        assertEquals(2, client.whoHas(List.of(slow)).get(slow.key()).length);
     }
 
     @Test
@@ -348,8 +353,8 @@ class ClientApiTest
         }
         assertEquals(n, client.nbytes(many).size());
         // Requests naming more keys than one message holds (about 20,000 fit) go a message's worth at a time.
-        client.replicate(many, 2, null); // the copies complete in the background
-        await(() -> client.whoHas(many).values().stream().allMatch(w -> w.length == 2), 30_000,
+        client.replicate(many, 2, null); // returns once the copies are made, a message's worth of keys at a time
+        assertTrue(client.whoHas(many).values().stream().allMatch(w -> w.length == 2),
             "every one of 30,000 keys on both workers");
         client.rebalance(many, null);
         client.cancel(many, false);

@@ -114,7 +114,9 @@ class SharedMemoryPathTest
             final GridFuture<double[]> f = client.scatter(big, ScatterOptions.options().workers(a).hash(false));
             await(() -> cluster.worker(b).managedBytes() == 0 && cluster.worker(a).managedBytes() > 0, 10_000,
                 "heartbeats: the block on A only");
-            client.replicate(List.of(f), 2, null);
+            // replicate returns when the copy is made or has failed: it runs beside the kill
+            final java.util.concurrent.CompletableFuture<Void> replicating =
+                java.util.concurrent.CompletableFuture.runAsync(() -> client.replicate(List.of(f), 2, null));
             Thread.sleep(15); // the copy is under way (256 MiB take some 100 ms here)
             final long t0 = System.nanoTime();
             cluster.killWorker(a);
@@ -142,7 +144,21 @@ class SharedMemoryPathTest
             }
             System.out.println("sender killed; key " + (wasLost ? "lost, partial block freed" : "survived on B") +
                 " after " + (System.nanoTime() - t0) / 1e6 + " ms");
-            assertEquals(7, client.submit((Integer x) -> x + 1, 6).get(), "the cluster keeps working");
+            try
+            {
+                replicating.get(20, TimeUnit.SECONDS); // answered, not left waiting on a dead sender
+            }
+            catch (final java.util.concurrent.ExecutionException ex)
+            {
+                throw new AssertionError("replicate failed", ex);
+            }
+            catch (final java.util.concurrent.TimeoutException ex)
+            {
+                throw new AssertionError("replicate still waiting 20 s after its sender died", ex);
+            }
+            final GridFuture<Integer> after = client.submit((Integer x) -> x + 1, 6);
+            assertEquals(7, after.get(), "the cluster keeps working");
+            after.release(); // its result is on B too
             f.release();
             await(() -> cluster.worker(b).managedBytes() == 0, 10_000, "B back to baseline");
         }

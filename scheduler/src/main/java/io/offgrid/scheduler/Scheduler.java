@@ -1559,6 +1559,34 @@ public final class Scheduler implements AutoCloseable
     }
 
     /**
+     * Whether a replicate of the key still has work to do: the key is computing (its copies are made when it reaches
+     * memory), or a copy of it is in flight. A key that is unknown, in error, released or lost has none.
+     *
+     * @param key the key.
+     * @return true while the key is computing or being copied.
+     */
+    public boolean replicating(final String key)
+    {
+        final TaskRecord t = tasks.get(key);
+        if (null == t)
+        {
+            return false;
+        }
+        if (!t.is(MEMORY))
+        {
+            return t.state().isActive();
+        }
+        for (PendingCopy p = pendingCopies.first(t); null != p; p = p.next)
+        {
+            if (!p.cancelled)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
      * Replicate several keys; see {@link #replicate(String, int, long[])}.
      *
      * @param keys      known keys.

@@ -1119,10 +1119,13 @@ class SchedulerRulesTest
         assertEquals(2, copies.size());
         for (final Cmd c : copies)
         {
+            assertTrue(s.replicating("d"), "a copy is in flight");
             assertNotEquals(2, c.worker, "least-loaded workers receive copies");
             assertEquals(1, c.from);
             s.replicaAdded(c.worker, "d");
         }
+        assertFalse(s.replicating("d"), "every copy landed");
+        assertFalse(s.replicating("nope"), "an unknown key has nothing to wait for");
         assertEquals(3, s.whoHas("d").length);
         sink.take();
         s.replicate(List.of("d"), 3, null);
@@ -1137,6 +1140,30 @@ class SchedulerRulesTest
         s.replicate("d", 1, new long[] {3});
         // The only copy may be outside the allowed set: a copy is added there, the last copy is never dropped.
         assertTrue(sink.of(Kind.DROP).isEmpty());
+        assertTrue(s.replicating("d"));
+        s.replicaFailed(3, "d");
+        assertFalse(s.replicating("d"), "a failed copy with the key's replication met is not retried");
+    }
+
+    @Test
+    void aKeyStillComputingIsReplicatingUntilItsCopiesLand()
+    {
+        workers(2, 1);
+        chain(C1, "c");
+        s.replicate("c", 2, null);
+        assertTrue(s.replicating("c"), "computing: its copies follow");
+        final long w = workerOf("c");
+        sink.take();
+        finish(w, "c", 10);
+        final List<Cmd> copies = sink.of(Kind.COPY);
+        assertEquals(1, copies.size(), "copied once it is in memory: " + sink.commands);
+        assertTrue(s.replicating("c"));
+        s.replicaAdded(copies.get(0).worker, "c");
+        assertFalse(s.replicating("c"));
+        chain(C1, "e");
+        s.replicate("e", 2, null);
+        s.taskErred(workerOf("e"), "e", "boom");
+        assertFalse(s.replicating("e"), "an erred key has nothing to wait for");
     }
 
     @Test
