@@ -1002,50 +1002,76 @@ public final class Client implements AutoCloseable
     public void cancel(final Collection<? extends GridFuture<?>> futures, final boolean force)
     {
         checkOpen();
-        // A key with one want, sent before this call, is marked cancelled here once the scheduler has acted on the
-        // cancel: it always drops the caller's want of a key it names, so it need not tell the caller key by key.
-        // The others (wanted again meanwhile) keep the scheduler's word, as any status.
-        final ArrayList<String> told = new ArrayList<>();
-        final ArrayList<String> quiet = new ArrayList<>();
-        final ArrayList<WantedKey> quietWants = new ArrayList<>();
+        // A key with one want, sent before the cancel goes out, is marked cancelled here once the scheduler has acted
+        // on it: it always drops the caller's want of a key it names, so it need not tell the caller key by key. The
+        // choice is made on the agent thread as the cancel is sent, in order with every want this client sends: a
+        // want sent after it (another thread submitting the key again) restores the key, and then it is not marked.
+        final ArrayList<WantedKey> named = new ArrayList<>();
+        final ArrayList<String> released = new ArrayList<>(); // futures already released: cancelled, not marked
         synchronized (wants)
         {
             for (final GridFuture<?> f : futures)
             {
                 final WantedKey w = f.want();
-                if (wants.get(w.key) == w && w.wantsSent == 1)
+                if (wants.get(w.key) == w)
                 {
-                    quiet.add(w.key);
-                    quietWants.add(w);
+                    named.add(w);
                 }
                 else
                 {
-                    told.add(w.key);
+                    released.add(w.key);
                 }
             }
         }
+        final ArrayList<WantedKey> quietWants = new ArrayList<>();
         node.execute(() ->
         {
+            final ArrayList<String> told = new ArrayList<>(released);
+            final ArrayList<String> quiet = new ArrayList<>();
+            synchronized (wants)
+            {
+                for (final WantedKey w : named)
+                {
+                    if (wants.get(w.key) == w && w.wantsSent == 1)
+                    {
+                        quiet.add(w.key);
+                        quietWants.add(w);
+                    }
+                    else
+                    {
+                        told.add(w.key);
+                    }
+                }
+            }
             sendCancel(told, force, false);
             sendCancel(quiet, force, true);
         });
-        // A round trip behind the cancels: the scheduler answers only after the updates they made, finished
-        // futures included, so every future reads CANCELLED when this returns (as in Dask).
-        info();
-        synchronized (wants)
+        try
         {
-            for (final WantedKey w : quietWants)
+            // A round trip behind the cancels: the scheduler answers only after the updates they made, finished
+            // futures included, so every future reads CANCELLED when this returns (as in Dask).
+            info();
+        }
+        finally
+        {
+            // Marked even if the round trip failed: the cancel is on its way and the scheduler will not report
+            // these keys, so unmarked they would stay pending for good. The list is complete: info() was queued
+            // behind the runnable that filled it, and its answer (or failure) came after.
+            synchronized (wants)
             {
-                if (wants.get(w.key) == w && w.wantsSent == 1)
+                for (final WantedKey w : quietWants)
                 {
-                    w.cancelledByScheduler("cancelled");
+                    if (wants.get(w.key) == w && w.wantsSent == 1)
+                    {
+                        w.cancelledByScheduler("cancelled");
+                    }
                 }
             }
         }
         final long deadline = System.nanoTime() + config.requestTimeoutNs();
-        for (final GridFuture<?> f : futures)
+        for (final WantedKey w : named)
         {
-            awaitDone(f.want(), deadline - System.nanoTime());
+            awaitDone(w, deadline - System.nanoTime()); // a released future is no longer told anything: not waited for
         }
     }
 
@@ -1707,10 +1733,13 @@ public final class Client implements AutoCloseable
                 keys.next().key(releaseBatch.get(i + k));
             }
             i += count;
-            releasesSent += count;
             if (!node.send(GridProtocol.SCHEDULER_NODE_ID, releaseOut, 0, MessageHeaderEncoder.ENCODED_LENGTH + e.encodedLength()))
             {
                 fail(new GridException("cannot send to the scheduler at " + config.schedulerAddress()));
+            }
+            else
+            {
+                releasesSent += count;
             }
         }
         releaseBatch.clear();

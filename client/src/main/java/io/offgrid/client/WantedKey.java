@@ -32,6 +32,9 @@ final class WantedKey
 
     void update(final FutureStatus newStatus, final Throwable newError)
     {
+        // Any status but a cancel proves the scheduler counts this client as a wanter again (it reports only to
+        // wanters): a CANCELLED meant for an earlier want of the key must not leave its release unsent.
+        schedulerDropped = false;
         if (newStatus == FutureStatus.PENDING)
         {
             if (status != FutureStatus.PENDING)

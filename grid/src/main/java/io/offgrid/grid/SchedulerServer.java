@@ -203,6 +203,8 @@ public final class SchedulerServer implements AutoCloseable
     private final FreeKeysEncoder freeEncoder = new FreeKeysEncoder();
     private final Long2ObjectHashMap<ArrayList<String>> pendingFrees = new Long2ObjectHashMap<>();
     private final KeyStateBatcher keyStates;
+    /** Longest a replicate is held for its copies before it is answered as failed. */
+    static final long REPLICATE_WAIT_LIMIT_NS = TimeUnit.MINUTES.toNanos(10);
     /** Replicates whose clients wait for the copies; agent thread only. */
     private final ArrayList<ReplicateWait> replicateWaits = new ArrayList<>();
     private final LongArrayList workersWithFrees = new LongArrayList();
@@ -329,6 +331,7 @@ public final class SchedulerServer implements AutoCloseable
         final long peerId;
         final long requestId;
         final ArrayList<String> keys;
+        final long startNs = System.nanoTime();
         int next;
 
         ReplicateWait(final long peerId, final long requestId, final ArrayList<String> keys)
@@ -351,6 +354,7 @@ public final class SchedulerServer implements AutoCloseable
     private int answerSettledReplicates()
     {
         int answered = 0;
+        final long now = System.nanoTime();
         for (int i = replicateWaits.size() - 1; i >= 0; i--)
         {
             final ReplicateWait wait = replicateWaits.get(i);
@@ -358,6 +362,15 @@ public final class SchedulerServer implements AutoCloseable
             {
                 replicateWaits.remove(i);
                 requestDone(wait.peerId, wait.requestId, RequestStatus.OK, null);
+                answered++;
+            }
+            else if (now - wait.startNs > REPLICATE_WAIT_LIMIT_NS)
+            {
+                // A copy that keeps failing is retried while the key is short of copies: the request is not held
+                // for ever (the copies go on).
+                replicateWaits.remove(i);
+                requestDone(wait.peerId, wait.requestId, RequestStatus.FAILED, "key '" + wait.keys.get(wait.next) +
+                    "' still computing or being copied after " + TimeUnit.NANOSECONDS.toSeconds(now - wait.startNs) + " s");
                 answered++;
             }
         }

@@ -1560,7 +1560,8 @@ public final class Scheduler implements AutoCloseable
 
     /**
      * Whether a replicate of the key still has work to do: the key is computing (its copies are made when it reaches
-     * memory), or a copy of it is in flight. A key that is unknown, in error, released or lost has none.
+     * memory), or a copy of it is in flight. A key that is unknown, in error, released, lost or waiting for a worker
+     * that can run it has none.
      *
      * @param key the key.
      * @return true while the key is computing or being copied.
@@ -1574,7 +1575,7 @@ public final class Scheduler implements AutoCloseable
         }
         if (!t.is(MEMORY))
         {
-            return t.state().isActive();
+            return t.state().isActive() && !t.is(NO_WORKER);
         }
         for (PendingCopy p = pendingCopies.first(t); null != p; p = p.next)
         {

@@ -1164,6 +1164,11 @@ class SchedulerRulesTest
         s.replicate("e", 2, null);
         s.taskErred(workerOf("e"), "e", "boom");
         assertFalse(s.replicating("e"), "an erred key has nothing to wait for");
+        graph.clear().task("stuck", FN).workers(new long[] {7}, false).want("stuck");
+        s.submitGraph(C1, graph);
+        s.replicate("stuck", 2, null);
+        assertEquals(TaskState.NO_WORKER, s.taskState("stuck"));
+        assertFalse(s.replicating("stuck"), "no worker can run it: nothing to wait for");
     }
 
     @Test
