@@ -243,13 +243,15 @@ class MemoryModelTest
     void cancelledFuturesNeedNoReleaseButAKeyWantedTwiceStillSendsOne()
     {
         final List<GridFuture<Long>> many = client.map((Long ms) -> GridTests.sleepy(ms),
-            java.util.stream.LongStream.range(10_000, 10_040).boxed().toList(), SubmitOptions.options().pure(false));
+            java.util.stream.LongStream.range(1_500, 1_540).boxed().toList(), SubmitOptions.options().pure(false));
+        // Long enough to be running or queued at the cancel; a cancelled running task runs out (as in Dask), so the
+        // last submit below waits for a free thread at most this long.
         // One key, two submits: two wants sent, so the scheduler may hold one the cancel did not see.
         final SubmitOptions keyed = SubmitOptions.options().key("wanted-twice").pure(true);
-        final GridFuture<Long> first = client.submit((Long ms) -> GridTests.sleepy(ms), keyed, 10_000L);
-        final GridFuture<Long> second = client.submit((Long ms) -> GridTests.sleepy(ms), keyed, 10_000L);
+        final GridFuture<Long> first = client.submit((Long ms) -> GridTests.sleepy(ms), keyed, 1_500L);
+        final GridFuture<Long> second = client.submit((Long ms) -> GridTests.sleepy(ms), keyed, 1_500L);
         final GridFuture<Long> dependent = client.submit((Long x) -> x + 1, many.get(0));
-        final GridFuture<Long> releasedFirst = client.submit((Long ms) -> GridTests.sleepy(ms), 10_002L);
+        final GridFuture<Long> releasedFirst = client.submit((Long ms) -> GridTests.sleepy(ms), 1_502L);
         releasedFirst.release(); // named too: cancelled, and not waited for (nothing reports it to this client now)
         GridTests.sleep(50);
         final List<GridFuture<Long>> named = new ArrayList<>(many);
