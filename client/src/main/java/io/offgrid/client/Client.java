@@ -993,8 +993,9 @@ public final class Client implements AutoCloseable
     // =============================================================================================== control
 
     /**
-     * Cancel keys and everything that depends on them; waits (up to the request timeout) until the scheduler
-     * has reported them cancelled.
+     * Cancel keys and everything that depends on them; waits (up to the request timeout) until the futures it
+     * names read CANCELLED. A future already released is cancelled too, but not waited for: nothing reports it to
+     * this client any more.
      *
      * @param futures the futures.
      * @param force   cancel even if other clients want them.
@@ -1160,8 +1161,8 @@ public final class Client implements AutoCloseable
     /**
      * Keep exactly {@code n} copies of each key on the allowed workers. Returns, as Dask's does, once none of the
      * keys is computing or being copied any more: a key still computing is copied when it finishes, and a copy
-     * that failed is made again from another holder first. Fails if that takes longer than the request timeout
-     * (the copies go on).
+     * that failed is tried again while the key is short of copies. Fails if that takes longer than the request
+     * timeout (the copies go on).
      *
      * @param futures the keys.
      * @param n       copies wanted.

@@ -339,8 +339,9 @@ public final class SchedulerServer implements AutoCloseable
 
     /**
      * A replicate its client waits for, as Dask's does: answered once none of its keys is computing or being copied
-     * (a copy that failed is made again from another holder first, or given up). Each check resumes at the first key
-     * not yet settled, so a wait costs a lookup or two per duty cycle.
+     * (a copy that failed is tried again while the key is short of copies). Each check resumes at the first key not
+     * yet settled, so a wait costs a lookup or two per duty cycle; after {@link #REPLICATE_WAIT_LIMIT_NS} it is
+     * answered as failed.
      */
     private static final class ReplicateWait
     {
