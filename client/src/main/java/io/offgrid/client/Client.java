@@ -521,7 +521,6 @@ public final class Client implements AutoCloseable
                 if (sendsWant)
                 {
                     w.wantsSent++;
-                    w.schedulerDropped = false;
                 }
                 futures.add(new GridFuture<>(this, w));
             }
@@ -1064,7 +1063,7 @@ public final class Client implements AutoCloseable
                 {
                     if (wants.get(w.key) == w && w.wantsSent == 1)
                     {
-                        w.cancelledByScheduler("cancelled");
+                        w.updateWithReason(FutureStatus.CANCELLED, "cancelled");
                     }
                 }
             }
@@ -1536,7 +1535,7 @@ public final class Client implements AutoCloseable
                 store.remove(w.inline);
                 w.inline = null;
             }
-            if (w.schedulerDropped)
+            if (w.schedulerDropped())
             {
                 return; // the scheduler cancelled it for us: it holds no want of ours to release
             }
@@ -2334,7 +2333,7 @@ public final class Client implements AutoCloseable
                     w.update(FutureStatus.FINISHED, null);
                     break;
                 case CANCELLED:
-                    w.cancelledByScheduler(message);
+                    w.updateWithReason(FutureStatus.CANCELLED, message);
                     break;
                 case LOST:
                     w.updateWithReason(FutureStatus.LOST, message);

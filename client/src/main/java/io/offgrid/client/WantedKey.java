@@ -19,11 +19,6 @@ final class WantedKey
     String inline;
     /** Messages that made the scheduler count this client as a wanter (a submit, a scatter): 1 for most keys. */
     int wantsSent;
-    /**
-     * The scheduler has dropped this client's want (it cancelled the key for it) and no want was sent since, so a
-     * release has nothing to undo there and is not sent: a 20,000-future cancel then costs no 20,000 releases.
-     */
-    boolean schedulerDropped;
 
     WantedKey(final String key)
     {
@@ -32,9 +27,6 @@ final class WantedKey
 
     void update(final FutureStatus newStatus, final Throwable newError)
     {
-        // Any status but a cancel proves the scheduler counts this client as a wanter again (it reports only to
-        // wanters): a CANCELLED meant for an earlier want of the key must not leave its release unsent.
-        schedulerDropped = false;
         if (newStatus == FutureStatus.PENDING)
         {
             if (status != FutureStatus.PENDING)
@@ -63,13 +55,17 @@ final class WantedKey
     }
 
     /**
-     * Cancelled by the scheduler, which drops the want of every client it tells so. With one want ever sent, and
-     * it sent before (the future existed), nothing can have restored it; with more, one may be on its way.
+     * Whether the scheduler has dropped this client's want, so a release has nothing to undo there and is not sent (a
+     * 20,000-future cancel then costs no 20,000 releases). Only the scheduler cancels a key (told, or marked by the
+     * client after the round trip of its own cancel), and it drops the want of every client it cancels it for. With
+     * one want ever sent, and sent before, nothing can have restored it; with more, one may be on its way. Any later
+     * status proves the want is back (the scheduler reports only to wanters), and ends CANCELLED.
+     *
+     * @return true when the release need not be sent.
      */
-    void cancelledByScheduler(final String newReason)
+    boolean schedulerDropped()
     {
-        updateWithReason(FutureStatus.CANCELLED, newReason);
-        schedulerDropped = wantsSent == 1;
+        return status == FutureStatus.CANCELLED && wantsSent == 1;
     }
 
     /** @return the failure, if the key failed (made now for a cancelled or lost key). */

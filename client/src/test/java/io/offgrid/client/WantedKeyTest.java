@@ -16,9 +16,9 @@ class WantedKeyTest
     {
         final WantedKey w = new WantedKey("k");
         w.wantsSent = 1;
-        w.cancelledByScheduler("cancelled");
+        w.updateWithReason(FutureStatus.CANCELLED, "cancelled");
         assertEquals(FutureStatus.CANCELLED, w.status);
-        assertTrue(w.schedulerDropped);
+        assertTrue(w.schedulerDropped());
         assertTrue(w.error() instanceof CancellationException);
     }
 
@@ -27,8 +27,8 @@ class WantedKeyTest
     {
         final WantedKey w = new WantedKey("k");
         w.wantsSent = 2; // the second want may reach the scheduler after the cancel and restore the key there
-        w.cancelledByScheduler("cancelled");
-        assertFalse(w.schedulerDropped);
+        w.updateWithReason(FutureStatus.CANCELLED, "cancelled");
+        assertFalse(w.schedulerDropped());
     }
 
     @Test
@@ -41,14 +41,14 @@ class WantedKeyTest
         {
             final WantedKey w = new WantedKey("k");
             w.wantsSent = 1;
-            w.cancelledByScheduler("cancelled");
+            w.updateWithReason(FutureStatus.CANCELLED, "cancelled");
             w.update(later, later == FutureStatus.ERROR ? new RuntimeException("boom") : null);
-            assertFalse(w.schedulerDropped, later.name());
+            assertFalse(w.schedulerDropped(), later.name());
         }
         final WantedKey lost = new WantedKey("k");
         lost.wantsSent = 1;
-        lost.cancelledByScheduler("cancelled");
+        lost.updateWithReason(FutureStatus.CANCELLED, "cancelled");
         lost.updateWithReason(FutureStatus.LOST, "lost");
-        assertFalse(lost.schedulerDropped, "a lost key stays wanted on the scheduler");
+        assertFalse(lost.schedulerDropped(), "a lost key stays wanted on the scheduler");
     }
 }

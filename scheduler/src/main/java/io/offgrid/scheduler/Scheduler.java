@@ -9,6 +9,7 @@ import org.agrona.collections.ObjectHashSet;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.List;
 import java.util.function.Consumer;
 
 /**
@@ -735,16 +736,7 @@ public final class Scheduler implements AutoCloseable
      */
     public void cancel(final long clientId, final String key, final boolean force)
     {
-        checkOpen();
-        try
-        {
-            cancelOne(clientId, key, force, true);
-        }
-        finally
-        {
-            endCancelBatch();
-        }
-        settle();
+        cancel(clientId, List.of(key), force, true);
     }
 
     /**
