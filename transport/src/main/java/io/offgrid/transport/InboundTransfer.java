@@ -20,6 +20,11 @@ final class InboundTransfer
     long token;
     int chunksSinceGuardCheck;
     Peer sender;
+    /** Direct read: bytes handed out as slices so far, and slices out (posted or being copied, not yet collected). */
+    long posted;
+    int slicesOut;
+    /** Direct read failed while slices were out: its memory is freed, and the failure told, when the last is back. */
+    io.offgrid.transport.protocol.BlockStatus failedStatus;
 
     InboundTransfer(final long id, final long address, final long length, final UnsafeBuffer metadata)
     {

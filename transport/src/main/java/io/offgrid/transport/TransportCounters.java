@@ -22,6 +22,7 @@ public final class TransportCounters
     volatile long blocksReceived;
     volatile long blocksFailed;
     volatile long blocksReadDirect;
+    volatile long directSlicesByHelpers;
     volatile long offersStreamed;
     volatile long bytesSent;
     volatile long bytesReceived;
@@ -133,6 +134,12 @@ public final class TransportCounters
         return blocksReadDirect;
     }
 
+    /** @return chunk-sized slices of direct reads copied by the node's helper threads, not its own. */
+    public long directSlicesByHelpers()
+    {
+        return directSlicesByHelpers;
+    }
+
     /** @return outgoing blocks offered for a direct read that the receiver asked to have streamed instead. */
     public long offersStreamed()
     {
@@ -189,7 +196,7 @@ public final class TransportCounters
             ", unhandled=" + unhandledDropped + ", handlerErrors=" + handlerErrors +
             ", refused=" + handshakesRefused + ", joined=" + peersJoined + ", lost=" + peersLost +
             ", blocksSent=" + blocksSent + ", blocksReceived=" + blocksReceived + ", blocksFailed=" + blocksFailed +
-            ", blocksReadDirect=" + blocksReadDirect + ", offersStreamed=" + offersStreamed +
+            ", blocksReadDirect=" + blocksReadDirect + ", directSlicesByHelpers=" + directSlicesByHelpers + ", offersStreamed=" + offersStreamed +
             ", bytesSent=" + bytesSent + ", bytesReceived=" + bytesReceived + ", strayChunks=" + strayChunksDropped +
             ", unboundHandshake=" + unboundHandshakeDropped + ", commandsRejected=" + commandsRejected +
             ", queueMemoryBytes=" + queueMemoryBytes + '}';

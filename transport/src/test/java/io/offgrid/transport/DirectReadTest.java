@@ -11,6 +11,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -61,9 +63,14 @@ class DirectReadTest
 
     private void start(final boolean bReads)
     {
+        start(bReads, new TransportNode.Context().directReadHelpers());
+    }
+
+    private void start(final boolean bReads, final int bHelpers)
+    {
         a = TransportNode.launch(Nodes.context(1, ea, allocA));
         closeables.add(a);
-        b = TransportNode.launch(Nodes.context(2, eb, allocB).directReads(bReads));
+        b = TransportNode.launch(Nodes.context(2, eb, allocB).directReads(bReads).directReadHelpers(bHelpers));
         closeables.add(b);
         a.addPeer(2, b.endpoint());
         Nodes.await("joined", () -> a.isJoined(2) && b.isJoined(1), 10_000, a, b);
@@ -105,6 +112,107 @@ class DirectReadTest
         assertTrue(eb.received.stream().allMatch(Events.Received::intact) && ea.received.get(0).intact());
         assertEquals(z, ea.received.get(0).transferId());
         assertTrue(ea.receiveFailed.isEmpty() && eb.receiveFailed.isEmpty() && ea.sendFailed.isEmpty() && eb.sendFailed.isEmpty());
+    }
+
+    @ParameterizedTest(name = "{0} helper threads")
+    @ValueSource(ints = {0, 1, 3})
+    void helperThreadsShareTheChunksOfReadsAndEveryBlockArrivesIntact(final int helpers)
+    {
+        start(true, helpers);
+        final long x = send(a, 2, 128 * MIB, 70);
+        final long y = send(a, 2, 3 * MIB + 13, 71);
+        final long z = send(a, 2, 64 * KIB, 72);
+        final long w = send(b, 1, 5 * MIB, 73);
+        Nodes.await("blocks", () -> eb.received.size() == 3 && ea.received.size() == 1, 30_000, a, b);
+        Nodes.await("confirmed", () -> ea.sent.containsAll(List.of(x, y, z)) && eb.sent.contains(w), 10_000, a, b);
+        assertTrue(eb.received.stream().allMatch(Events.Received::intact) && ea.received.get(0).intact());
+        assertEquals(3, b.counters().blocksReadDirect());
+        assertEquals(128 * MIB + 3 * MIB + 13 + 64 * KIB, b.counters().bytesReceived());
+        final long byHelpers = b.counters().directSlicesByHelpers();
+        if (0 == helpers)
+        {
+            assertEquals(0, byHelpers);
+        }
+        else
+        {
+            assertTrue(byHelpers > 0 && byHelpers < 128 + 4, "some of the 133 chunks copied by helpers: " + byHelpers);
+        }
+        assertTrue(ea.receiveFailed.isEmpty() && eb.receiveFailed.isEmpty() && ea.sendFailed.isEmpty() && eb.sendFailed.isEmpty());
+    }
+
+    @Test
+    void aReadCancelledWhileHelpersCopyIsFreedOnlyOnceTheyHaveStopped()
+    {
+        final long length = 256 * MIB;
+        final long source = Pattern.allocateFilled(length, 85);
+        sources.add(source);
+        final List<String> violations = new ArrayList<>();
+        final TransportNode[] reader = new TransportNode[1];
+        // Frees through b's allocator, checking that none lands while a helper still copies into the block.
+        final BlockAllocator checking = new BlockAllocator()
+        {
+            public long allocate(final long peerId, final long transferId, final long n,
+                final org.agrona.DirectBuffer metadata, final int offset, final int metadataLength)
+            {
+                return allocB.allocate(peerId, transferId, n, metadata, offset, metadataLength);
+            }
+
+            public void free(final long address, final long n)
+            {
+                if (reader[0].directCopyRunningInto(address, n))
+                {
+                    violations.add("freed while a helper copies into it");
+                }
+                allocB.free(address, n);
+            }
+        };
+        a = TransportNode.launch(Nodes.context(1, ea, allocA));
+        closeables.add(a);
+        b = TransportNode.launch(Nodes.context(2, eb, allocB).blockAllocator(checking).directReadHelpers(3));
+        reader[0] = b;
+        closeables.add(b);
+        a.addPeer(2, b.endpoint());
+        Nodes.await("joined", () -> a.isJoined(2) && b.isJoined(1), 10_000, a, b);
+        int cancelled = 0;
+        for (int attempt = 0; attempt < 10 && cancelled < 3; attempt++)
+        {
+            final byte[] meta = Events.seedMetadata(85);
+            final long helped = b.counters().directSlicesByHelpers();
+            final long base = b.counters().bytesReceived();
+            final int done = eb.received.size();
+            final long id = a.sendBlock(2, source, length, new UnsafeBuffer(meta), 0, meta.length);
+            Nodes.await("helpers under way", () -> eb.received.size() > done ||
+                b.counters().directSlicesByHelpers() > helped, 10_000, a, b);
+            if (eb.received.size() > done || b.counters().bytesReceived() - base > length / 2)
+            {
+                Nodes.await("block", () -> eb.received.size() > done, 10_000, a, b);
+                continue; // too far along to catch mid-read: try again
+            }
+            assertTrue(b.cancelReceive(1, id)); // this thread is b's agent: helpers may be mid-chunk now
+            cancelled++;
+            final int failed = cancelled;
+            Nodes.await("cancel told", () -> eb.receiveFailed.size() == failed && ea.sendFailed.size() == failed, 10_000, a, b);
+            assertEquals(new Events.Failed(1, id, BlockStatus.CANCELLED), eb.receiveFailed.get(failed - 1));
+            assertEquals(0, allocB.outstandingBytes(), "the partial block was freed (delivered ones are freed on arrival)");
+        }
+        assertTrue(cancelled > 0, "no read caught mid-way in 10 attempts");
+        assertEquals(List.of(), violations);
+    }
+
+    @Test
+    void aReaderClosedMidReadStopsItsHelpersAndFreesTheBlock()
+    {
+        final long length = 256 * MIB;
+        final long source = Pattern.allocateFilled(length, 86);
+        sources.add(source);
+        start(true, 3);
+        final byte[] meta = Events.seedMetadata(86);
+        a.sendBlock(2, source, length, new UnsafeBuffer(meta), 0, meta.length);
+        Nodes.await("helpers under way", () -> b.counters().directSlicesByHelpers() > 0, 10_000, a, b);
+        b.close();
+        assertEquals(0, allocB.outstandingBytes(), "the partial block was freed at close");
+        assertTrue(Thread.getAllStackTraces().keySet().stream().noneMatch((t) -> t.getName().startsWith("offgrid-direct-read-2-")),
+            "helper threads stopped");
     }
 
     @Test
