@@ -4,19 +4,20 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Slices of direct reads, copied by a node's agent thread and by helper threads beside it. One core's
- * {@code process_vm_readv} copies at 12-17 GB/s on this project's VM, and two copy at 22-30 GB/s, so a large block
- * read by two threads lands in about half the time; the other cores are mostly idle while a node reads.
+ * Slices of direct reads, copied by a node's agent thread and by helper threads beside it. On this project's 2-core VM
+ * one thread's {@code process_vm_readv} moves 7-17 GB/s and two move 12-18 GB/s (256 MiB in 1 MiB chunks), and the
+ * other cores are mostly idle while a node reads, so a large block lands sooner when two threads copy it.
  * <p>
  * Only the agent thread changes transfer state. It posts slices (a chunk of one transfer each) into a small table
  * of slots; a helper or the agent itself claims a posted slot, copies, and marks it done; the agent collects done
  * slots and applies their results. A slot moves EMPTY → READY (agent) → RUNNING (claimer) → DONE (claimer) →
  * EMPTY (agent), each step a volatile write or CAS, so the plain fields written before a step are seen after it.
  * The agent never frees a transfer's destination while one of its slices is posted or being copied: it counts them
- * ({@link InboundTransfer#slicesOut}) and finishes a failed transfer when the last comes back.
+ * ({@link InboundTransfer#slicesOut}), withdraws the posted ones of a failed transfer, and finishes the transfer
+ * when the last comes back.
  * <p>
- * Helpers start on the first post and spin briefly before they park when no slot is ready; the agent unparks them
- * when it posts. With no helpers the agent copies every slice itself, as a single-threaded reader would.
+ * Helpers start on the first post, spin briefly when no slot is ready, then park until the agent posts again (it
+ * unparks them). With no helpers the agent copies every slice itself, as a single-threaded reader would.
  */
 final class DirectReaders implements AutoCloseable
 {
@@ -26,8 +27,10 @@ final class DirectReaders implements AutoCloseable
     private static final int DONE = 3;
     /** A helper that found nothing to copy spins this long before it parks: a slice takes about 80 µs. */
     private static final long HELPER_SPIN_NS = 50_000;
-    /** Parked helpers also wake this often, so a missed unpark costs at most this much. */
-    private static final long HELPER_PARK_NS = 10_000_000;
+    /** Parked helpers also wake this often: a safety net, as the post/park handshake loses no wake-up. */
+    private static final long HELPER_PARK_NS = 1_000_000_000L;
+    /** The result of a slice withdrawn before anyone copied it. */
+    static final long WITHDRAWN = -125; // minus ECANCELED
 
     private final String name;
     private final int helperCount;
@@ -183,8 +186,25 @@ final class DirectReaders implements AutoCloseable
     }
 
     /**
-     * Stop the helpers and wait for them, then give back every slice still posted (as not copied). After this no
-     * thread writes to any destination. Agent (or closing) thread only.
+     * Take back the slices of {@code t} that no thread has claimed yet: they come back from {@link #collect} as
+     * {@link #WITHDRAWN}, not copied. Slices being copied come back as usual. Agent only.
+     */
+    void withdraw(final InboundTransfer t)
+    {
+        for (int i = 0; i < owner.length; i++)
+        {
+            if (owner[i] == t && state.get(i) == READY && state.compareAndSet(i, READY, RUNNING))
+            {
+                result[i] = WITHDRAWN;
+                byHelper[i] = false;
+                state.set(i, DONE);
+            }
+        }
+    }
+
+    /**
+     * Stop the helpers and wait for them: after this no thread writes to any destination ({@link #drain} then gives
+     * back the slices still out). Agent (or closing) thread only.
      */
     public void close()
     {
@@ -278,10 +298,18 @@ final class DirectReaders implements AutoCloseable
 
     private void copy(final int i, final ProcessMemory reader, final boolean helper)
     {
-        final long read = reader.read(pid[i], remote[i], local[i], length[i]);
-        result[i] = read;
-        byHelper[i] = helper;
-        state.set(i, DONE);
+        long read = -ProcessMemory.EFAULT;
+        try
+        {
+            read = reader.read(pid[i], remote[i], local[i], length[i]);
+        }
+        finally
+        {
+            // Whatever happened, the slot comes back: a slice left RUNNING would hold its transfer open for good.
+            result[i] = read;
+            byHelper[i] = helper;
+            state.set(i, DONE);
+        }
     }
 
     private final class Helper implements Runnable
@@ -297,7 +325,14 @@ final class DirectReaders implements AutoCloseable
                 final int i = claim();
                 if (i >= 0)
                 {
-                    copy(i, reader, true);
+                    try
+                    {
+                        copy(i, reader, true);
+                    }
+                    catch (final Throwable ex)
+                    {
+                        // The slot is already back (as failed): this thread goes on for the next one.
+                    }
                     idleSince = 0;
                     continue;
                 }
@@ -317,7 +352,7 @@ final class DirectReaders implements AutoCloseable
                     LockSupport.parkNanos(this, HELPER_PARK_NS);
                 }
                 parked = false;
-                idleSince = 0;
+                // Spin again only once there was work: a wake-up with nothing posted goes straight back to park.
             }
         }
     }

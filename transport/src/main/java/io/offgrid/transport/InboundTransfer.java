@@ -25,6 +25,7 @@ final class InboundTransfer
     int slicesOut;
     /** Direct read failed while slices were out: its memory is freed, and the failure told, when the last is back. */
     io.offgrid.transport.protocol.BlockStatus failedStatus;
+    boolean tellSenderWhenFinished;
 
     InboundTransfer(final long id, final long address, final long length, final UnsafeBuffer metadata)
     {

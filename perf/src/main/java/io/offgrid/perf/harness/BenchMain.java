@@ -49,6 +49,8 @@ public final class BenchMain
         int runs = 3;
         /** Untimed runs of each scenario before the timed ones (Dask's direct figures also follow earlier reps). */
         int warmups = 1;
+        /** Warm-up runs go on, past {@link #warmups}, until this long after a scenario's first one (JMH-style). */
+        double warmupSeconds = 0;
         Scenarios.Context sizes = new Scenarios.Context();
         double waitQuietS = 0;
         double quietCores = 0.05;
@@ -69,6 +71,10 @@ public final class BenchMain
             if (warmups < 0)
             {
                 throw new IllegalArgumentException("--warmup must be 0 or more: " + warmups);
+            }
+            if (!(warmupSeconds >= 0 && warmupSeconds <= 3600))
+            {
+                throw new IllegalArgumentException("--warmup-seconds must be in [0, 3600]: " + warmupSeconds);
             }
             for (final String letter : only)
             {
@@ -178,13 +184,14 @@ public final class BenchMain
     {
         return String.join("\n",
             "usage: bench [--only a,b,...] [--json FILE] [--workers process|process-udp|inprocess|both] [--runs N]",
-            "             [--warmup N] [--size full|smoke] [--wait-quiet SECONDS] [--quiet-cores CORES] [--deadline SECONDS]",
-            "             [--worker-cpus auto|none|LIST]",
+            "             [--warmup N] [--warmup-seconds S] [--size full|smoke] [--wait-quiet SECONDS]",
+            "             [--quiet-cores CORES] [--deadline SECONDS] [--worker-cpus auto|none|LIST]",
             "  scenarios (as shared/peers/dask_bench.py): a submit latency, b throughput, c scatter/gather,",
             "  d worker-to-worker, e memory release, f restart, g cancel, h replicate/rebalance",
             "  workers: process = process workers on the cluster's driver (shared memory), process-udp = each its own",
             "  driver over UDP (runs c, d, h only), both = all three kinds",
-            "  warmup: untimed runs of each scenario before its timed runs (first touch of memory, JIT, connections)",
+            "  warmup: untimed runs of each scenario before its timed runs (first touch of memory, JIT, connections);",
+            "  warmup-seconds: more untimed runs until this long after the scenario's first (a fresh JVM warms slowly)",
             "  worker-cpus: where process workers run (LocalCluster.Builder#workerCpus); none leaves placement to",
             "  the OS, auto keeps them off the lowest CPU",
             "  defaults: all scenarios, both, 3 runs after 1 warm-up, full sizes, no waiting, 900 s deadline, none");
@@ -238,6 +245,7 @@ public final class BenchMain
                 };
                 case "--runs" -> o.runs = parseInt(a, v);
                 case "--warmup" -> o.warmups = parseInt(a, v);
+                case "--warmup-seconds" -> o.warmupSeconds = parseDouble(a, v);
                 case "--size" -> o.sizes = switch (v)
                 {
                     case "full" -> new Scenarios.Context();
@@ -425,12 +433,23 @@ public final class BenchMain
                 }
                 boolean disturbed = false;
                 final List<Object> warmupErrors = new ArrayList<>();
-                // Untimed warm-ups first (r < 0), then the timed runs; only timed runs give figures and loads.
-                for (int r = -o.warmups; r < o.runs; r++)
+                // Untimed warm-ups first (at least o.warmups, and more until o.warmupSeconds have passed), then the
+                // timed runs; only timed runs give figures and loads.
+                final long warmupEnd = System.nanoTime() + (long)(o.warmupSeconds * 1e9);
+                int warmupsDone = 0;
+                for (int r = 0; r < o.runs; )
                 {
-                    final boolean warmup = r < 0;
-                    final String what = warmup ? "warm-up " + (r + o.warmups + 1) + "/" + o.warmups :
+                    final boolean warmup = warmupsDone < o.warmups || System.nanoTime() < warmupEnd;
+                    final String what = warmup ? "warm-up " + (warmupsDone + 1) + (o.warmupSeconds > 0 ? "" : "/" + o.warmups) :
                         "run " + (r + 1) + "/" + o.runs;
+                    if (warmup)
+                    {
+                        warmupsDone++;
+                    }
+                    else
+                    {
+                        r++;
+                    }
                     final List<Object> failures = warmup ? warmupErrors : errors;
                     log(o, mode + " " + sc.name() + " " + what);
                     final LoadMonitor.Snapshot a = mon.snap();
@@ -481,7 +500,7 @@ public final class BenchMain
                     entry.put("disturbed", disturbed);
                     entry.put("load", loads);
                     entry.put("errors", errors);
-                    entry.put("warmup_runs", o.warmups);
+                    entry.put("warmup_runs", warmupsDone);
                     entry.put("warmup_errors", warmupErrors);
                     entry.put("runs", runs);
                 }
@@ -633,7 +652,8 @@ public final class BenchMain
         final PrintStream out = o.out;
         out.println();
         out.printf("Offgrid LocalCluster, 2 workers x 1 thread; median of %d run(s) after %d untimed warm-up(s) " +
-            "[min..max]; * = disturbed by other processes (> %.1f foreign cores)%n", o.runs, o.warmups,
+            "[min..max]%s; * = disturbed by other processes (> %.1f foreign cores)%n", o.runs, o.warmups,
+            o.warmupSeconds > 0 ? String.format(" (warm-ups repeated for at least %.0f s per scenario)", o.warmupSeconds) : "",
             LoadMonitor.DISTURBED_CORES);
         out.printf("%-50s %-8s", "scenario", "unit");
         for (final String mode : modes.keySet())
@@ -718,6 +738,7 @@ public final class BenchMain
         env.put("loadavg_at_start", readFirstLine("/proc/loadavg"));
         env.put("runs", o.runs);
         env.put("warmup_runs", o.warmups);
+        env.put("warmup_seconds", o.warmupSeconds);
         env.put("worker_cpus", o.workerCpus);
         env.put("params", o.sizes.toMap());
         return env;

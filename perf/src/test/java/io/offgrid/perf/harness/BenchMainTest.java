@@ -82,6 +82,26 @@ class BenchMainTest
     }
 
     @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    @SuppressWarnings("unchecked")
+    void warmUpsGoOnUntilTheirTimeHasPassed(@TempDir final Path dir) throws Exception
+    {
+        final BenchMain.Options o = BenchMain.parse(new String[]{"--size", "smoke", "--only", "f", "--runs", "1",
+            "--warmup", "1", "--warmup-seconds", "1.5", "--workers", "inprocess", "--json", dir.resolve("b.json").toString()});
+        o.out = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        final long t0 = System.nanoTime();
+        final Map<String, Object> results = BenchMain.run(o, new LinkedHashMap<>());
+        final double seconds = (System.nanoTime() - t0) / 1e9;
+        final Map<String, Object> mode = (Map<String, Object>)((Map<String, Object>)results.get("modes")).get("inprocess");
+        final Map<String, Object> entry = (Map<String, Object>)mode.get("f_restart");
+        final int warmups = (Integer)entry.get("warmup_runs");
+        assertTrue(warmups > 1, "a restart takes milliseconds: more than the one warm-up asked for, " + warmups);
+        assertTrue(seconds >= 1.5, "the warm-ups lasted their 1.5 s: " + seconds);
+        assertEquals(1, ((List<?>)entry.get("runs")).size());
+        assertEquals(List.of(), entry.get("warmup_errors"));
+    }
+
+    @Test
     void summaryIsMedianMinMax()
     {
         final Map<String, Object> r1 = Map.of("x", 3.0, "s", "a");
@@ -107,6 +127,10 @@ class BenchMainTest
             .getMessage().contains("--warmup"));
         assertEquals(0, BenchMain.parse(new String[]{"--warmup", "0"}).warmups);
         assertEquals(1, BenchMain.parse(new String[0]).warmups);
+        assertEquals(0.0, BenchMain.parse(new String[0]).warmupSeconds);
+        assertEquals(2.5, BenchMain.parse(new String[]{"--warmup-seconds", "2.5"}).warmupSeconds);
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--warmup-seconds", "-1"}))
+            .getMessage().contains("--warmup-seconds"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--workers", "x"}))
             .getMessage().contains("process|process-udp|inprocess|both"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--json"}))
