@@ -427,7 +427,7 @@ public final class LocalCluster implements AutoCloseable
         for (final String arg : ManagementFactory.getRuntimeMXBean().getInputArguments())
         {
             if (arg.startsWith("--add-") || arg.startsWith("-Dchronicle") || arg.startsWith("-XX:MaxDirectMemorySize") ||
-                arg.startsWith("-Dorg.agrona.") || arg.startsWith("-Daeron.") || arg.startsWith("-Doffgrid.transport."))
+                arg.startsWith("-Dorg.agrona.") || arg.startsWith("-Daeron.") || arg.startsWith("-Doffgrid."))
             {
                 cmd.add(arg);
             }

@@ -2,6 +2,7 @@ package io.offgrid.memory;
 
 import io.offgrid.memory.internal.LargePages;
 import io.offgrid.memory.internal.NativeMemory;
+import io.offgrid.memory.internal.ParallelCopy;
 import io.offgrid.memory.internal.NodeDirectories;
 import io.offgrid.memory.internal.SpillFiles;
 import org.agrona.BufferUtil;
@@ -220,7 +221,15 @@ public final class BlockStore implements AutoCloseable
         try
         {
             block.writeHeader(codec.id());
-            codec.encode(value, block.writablePayload(), 0);
+            if (null != block.sharedFile)
+            {
+                // A file mapping: a full /dev/shm faults inside the copy, on the thread making it, so keep it here.
+                ParallelCopy.callerOnly(() -> codec.encode(value, block.writablePayload(), 0));
+            }
+            else
+            {
+                codec.encode(value, block.writablePayload(), 0);
+            }
             encoded = true;
         }
         finally

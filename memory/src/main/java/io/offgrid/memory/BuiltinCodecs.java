@@ -1,6 +1,6 @@
 package io.offgrid.memory;
 
-import io.offgrid.memory.internal.NativeMemory;
+import io.offgrid.memory.internal.ParallelCopy;
 import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.bytes.BytesMarshallable;
 import org.agrona.DirectBuffer;
@@ -52,19 +52,22 @@ final class BuiltinCodecs
         }
     }
 
-    /** Copy array memory into a buffer, whether the buffer is native or on the heap. */
+    /**
+     * Copy array memory into a buffer, whether the buffer is native or on the heap; a large array is copied by
+     * helper threads too ({@link ParallelCopy}).
+     */
     static void copyIn(final Object array, final long base, final long bytes, final MutableDirectBuffer buffer,
         final int offset)
     {
         buffer.boundsCheck(offset, (int)bytes);
-        NativeMemory.copy(array, base, buffer.byteArray(), buffer.addressOffset() + offset, bytes);
+        ParallelCopy.copy(array, base, buffer.byteArray(), buffer.addressOffset() + offset, bytes);
     }
 
     static void copyOut(final DirectBuffer buffer, final int offset, final Object array, final long base,
         final long bytes)
     {
         buffer.boundsCheck(offset, (int)bytes);
-        NativeMemory.copy(buffer.byteArray(), buffer.addressOffset() + offset, array, base, bytes);
+        ParallelCopy.copy(buffer.byteArray(), buffer.addressOffset() + offset, array, base, bytes);
     }
 
     static final class NullCodec implements Codec<Object>
