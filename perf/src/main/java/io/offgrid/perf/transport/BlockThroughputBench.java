@@ -81,6 +81,10 @@ public class BlockThroughputBench
     @Param({"1048576"})
     public int chunk;
 
+    /** Offgrid receiver's direct-read helper threads: default (the processors less one, at most 3) or a count. */
+    @Param({"default"})
+    public String readHelpers;
+
     private long src;
     private long dst;
     private AgentRunner receiverRunner;
@@ -134,6 +138,8 @@ public class BlockThroughputBench
         final TransportNode.Context rc = new TransportNode.Context()
             .nodeId(2)
             .directReads(direct)
+            .directReadHelpers("default".equals(readHelpers) ? new TransportNode.Context().directReadHelpers() :
+                Integer.parseInt(readHelpers))
             .idleStrategy(idleStrategy())
             .blockAllocator(new BlockAllocator()
             {
