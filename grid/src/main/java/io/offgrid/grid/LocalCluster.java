@@ -156,6 +156,12 @@ public final class LocalCluster implements AutoCloseable
             return this;
         }
 
+        /** @return JVM options of process workers (the default until set). */
+        public List<String> workerJvmOptions()
+        {
+            return workerJvmOptions;
+        }
+
         /**
          * @param shared process workers join this JVM's media driver, so every node of the cluster moves control
          *               and bulk data over Aeron IPC (shared memory) instead of UDP on 127.0.0.1 (default true);

@@ -60,6 +60,8 @@ public final class BenchMain
          * small tasks, less throughput for large data: perf/README.md) or a CPU list.
          */
         String workerCpus = "none";
+        /** JVM options of process workers (LocalCluster.Builder#workerJvmOptions); null = the library's default. */
+        List<String> workerJvmOptions;
         PrintStream out = System.out;
 
         Options conclude()
@@ -185,7 +187,7 @@ public final class BenchMain
         return String.join("\n",
             "usage: bench [--only a,b,...] [--json FILE] [--workers process|process-udp|inprocess|both] [--runs N]",
             "             [--warmup N] [--warmup-seconds S] [--size full|smoke] [--wait-quiet SECONDS]",
-            "             [--quiet-cores CORES] [--deadline SECONDS] [--worker-cpus auto|none|LIST]",
+            "             [--quiet-cores CORES] [--deadline SECONDS] [--worker-cpus auto|none|LIST] [--worker-jvm \"OPTIONS\"]",
             "  scenarios (as shared/peers/dask_bench.py): a submit latency, b throughput, c scatter/gather,",
             "  d worker-to-worker, e memory release, f restart, g cancel, h replicate/rebalance",
             "  workers: process = process workers on the cluster's driver (shared memory), process-udp = each its own",
@@ -194,6 +196,7 @@ public final class BenchMain
             "  warmup-seconds: more untimed runs until this long after the scenario's first (a fresh JVM warms slowly)",
             "  worker-cpus: where process workers run (LocalCluster.Builder#workerCpus); none leaves placement to",
             "  the OS, auto keeps them off the lowest CPU",
+            "  worker-jvm: process workers' JVM options, replacing LocalCluster's default (heap, GC)",
             "  defaults: all scenarios, both, 3 runs after 1 warm-up, full sizes, no waiting, 900 s deadline, none");
     }
 
@@ -246,6 +249,7 @@ public final class BenchMain
                 case "--runs" -> o.runs = parseInt(a, v);
                 case "--warmup" -> o.warmups = parseInt(a, v);
                 case "--warmup-seconds" -> o.warmupSeconds = parseDouble(a, v);
+                case "--worker-jvm" -> o.workerJvmOptions = List.of(v.trim().split("\\s+"));
                 case "--size" -> o.sizes = switch (v)
                 {
                     case "full" -> new Scenarios.Context();
@@ -352,11 +356,14 @@ public final class BenchMain
             final LocalCluster.Builder b = LocalCluster.builder().workers(2).threadsPerWorker(1).processes(processes)
                 .sharedDriver(!PROCESS_UDP.equals(mode)).memoryLimit(4L << 30).peerTimeoutNs(TimeUnit.SECONDS.toNanos(10))
                 .workerCpus(o.workerCpus);
+            final List<String> jvm = new ArrayList<>(null != o.workerJvmOptions ? o.workerJvmOptions :
+                LocalCluster.builder().workerJvmOptions());
             if (PROCESS_UDP.equals(mode))
             {
                 // The path between hosts: blocks streamed over UDP, not read from each other's memory (same host).
-                b.workerJvmOptions(List.of("-Xmx1g", "-XX:+UseSerialGC", "-Doffgrid.transport.directReads=false"));
+                jvm.add("-Doffgrid.transport.directReads=false");
             }
+            b.workerJvmOptions(jvm);
             final LocalCluster c = b.start();
             try
             {
@@ -740,6 +747,7 @@ public final class BenchMain
         env.put("warmup_runs", o.warmups);
         env.put("warmup_seconds", o.warmupSeconds);
         env.put("worker_cpus", o.workerCpus);
+        env.put("worker_jvm_options", null != o.workerJvmOptions ? o.workerJvmOptions : LocalCluster.builder().workerJvmOptions());
         env.put("params", o.sizes.toMap());
         return env;
     }

@@ -128,6 +128,9 @@ class BenchMainTest
         assertEquals(0, BenchMain.parse(new String[]{"--warmup", "0"}).warmups);
         assertEquals(1, BenchMain.parse(new String[0]).warmups);
         assertEquals(0.0, BenchMain.parse(new String[0]).warmupSeconds);
+        assertNull(BenchMain.parse(new String[0]).workerJvmOptions);
+        assertEquals(List.of("-Xmx2g", "-XX:+UseG1GC"),
+            BenchMain.parse(new String[]{"--worker-jvm", " -Xmx2g  -XX:+UseG1GC"}).workerJvmOptions);
         assertEquals(2.5, BenchMain.parse(new String[]{"--warmup-seconds", "2.5"}).warmupSeconds);
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--warmup-seconds", "-1"}))
             .getMessage().contains("--warmup-seconds"));
