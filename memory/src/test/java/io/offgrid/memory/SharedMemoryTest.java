@@ -72,6 +72,28 @@ class SharedMemoryTest extends StoreFixture
     }
 
     @Test
+    void largeArraysGoingIntoSharedFilesAreEncodedByTheCallerAlone()
+    {
+        final BlockStore owner = open(context(256 << 20).name("owner").sharedMemoryDirectory(shmParent)
+            .sharedMemoryThreshold(4096));
+        final BlockStore local = open(context(256 << 20).name("local"));
+        final long[] value = new long[8 << 20]; // 64 MiB: shared with copy helpers when it goes to private memory
+        java.util.Arrays.fill(value, 5L);
+        final long before = io.offgrid.memory.internal.ParallelCopy.chunksByHelpers();
+        for (int i = 0; i < 5; i++)
+        {
+            owner.put("shared-" + i, value); // a full /dev/shm would fault inside the copy: on this thread only
+        }
+        assertEquals(before, io.offgrid.memory.internal.ParallelCopy.chunksByHelpers(), "no helper wrote a file mapping");
+        for (int i = 0; i < 20 && io.offgrid.memory.internal.ParallelCopy.chunksByHelpers() == before; i++)
+        {
+            local.put("private", value);
+        }
+        assertTrue(io.offgrid.memory.internal.ParallelCopy.chunksByHelpers() > before, "private memory is shared with helpers");
+        assertArrayEquals(value, owner.getValue("shared-4"));
+    }
+
+    @Test
     void anotherProcessCopiesABlockOutOfThisOnesSharedMemory() throws Exception
     {
         final int length = 16 << 20;

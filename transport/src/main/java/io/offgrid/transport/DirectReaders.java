@@ -116,8 +116,17 @@ final class DirectReaders implements AutoCloseable
                 helperStates[h] = new Helper();
                 final Thread thread = new Thread(helperStates[h], name + "-" + h);
                 thread.setDaemon(true);
+                thread.setContextClassLoader(DirectReaders.class.getClassLoader()); // not the first caller's
                 helpers[h] = thread;
-                thread.start();
+                try
+                {
+                    thread.start();
+                }
+                catch (final Throwable ex)
+                {
+                    // No thread to be had (a process limit): it is never tried again, and the node thread copies
+                    // what is posted. Its unstarted Thread stays, so close() has nothing to join.
+                }
             }
             else if (helperStates[h].parked)
             {

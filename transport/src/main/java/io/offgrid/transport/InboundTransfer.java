@@ -23,7 +23,10 @@ final class InboundTransfer
     /** Direct read: bytes handed out as slices so far, and slices out (posted or being copied, not yet collected). */
     long posted;
     int slicesOut;
-    /** Direct read failed while slices were out: its memory is freed, and the failure told, when the last is back. */
+    /**
+     * Direct read failed while slices were out: when the last is back its sender is answered (if
+     * {@link #tellSenderWhenFinished}), its memory freed and the listener told.
+     */
     io.offgrid.transport.protocol.BlockStatus failedStatus;
     boolean tellSenderWhenFinished;
 

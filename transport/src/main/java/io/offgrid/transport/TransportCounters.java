@@ -134,7 +134,7 @@ public final class TransportCounters
         return blocksReadDirect;
     }
 
-    /** @return chunk-sized slices of direct reads copied by the node's helper threads, not its own. */
+    /** @return chunk-sized slices of direct reads copied in full by the node's helper threads, not its own. */
     public long directSlicesByHelpers()
     {
         return directSlicesByHelpers;

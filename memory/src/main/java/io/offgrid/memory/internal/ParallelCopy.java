@@ -63,9 +63,9 @@ public final class ParallelCopy
         }
         final Job job = new Job(src, srcOffset, dst, dstOffset, length);
         JOBS.add(job);
-        wakeHelpers();
         try
         {
+            wakeHelpers();
             job.work(false);
         }
         finally
@@ -113,11 +113,20 @@ public final class ParallelCopy
             {
                 if (null == HELPER_STATES[h])
                 {
-                    HELPER_STATES[h] = new Helper();
-                    final Thread thread = new Thread(HELPER_STATES[h], "offgrid-copy-" + h);
+                    final Helper helper = new Helper();
+                    final Thread thread = new Thread(helper, "offgrid-copy-" + h);
                     thread.setDaemon(true);
-                    HELPER_STATES[h].thread = thread;
-                    thread.start();
+                    thread.setContextClassLoader(ParallelCopy.class.getClassLoader()); // not the first caller's
+                    helper.thread = thread;
+                    try
+                    {
+                        thread.start();
+                    }
+                    catch (final Throwable ex)
+                    {
+                        return; // no thread to be had (a process limit): the callers copy on their own
+                    }
+                    HELPER_STATES[h] = helper;
                 }
                 else if (HELPER_STATES[h].parked)
                 {
@@ -201,6 +210,14 @@ public final class ParallelCopy
         void throwIfFailed()
         {
             final Throwable ex = failure;
+            if (ex instanceof RuntimeException)
+            {
+                throw (RuntimeException)ex;
+            }
+            if (ex instanceof Error)
+            {
+                throw (Error)ex; // as the copy on the caller's own thread would have thrown it
+            }
             if (null != ex)
             {
                 throw new IllegalStateException("parallel copy failed", ex);
@@ -231,7 +248,10 @@ public final class ParallelCopy
                     }
                     catch (final Throwable ex)
                     {
-                        job.failure = ex; // surfaced after the chunk was counted: the caller still learns of it
+                        // Surfaced after its chunk was counted (an asynchronous error): a caller still waiting sees
+                        // it; one that has returned does not. File mappings, where such faults come from, stay on
+                        // their caller (callerOnly).
+                        job.failure = ex;
                     }
                     idleSince = 0;
                     continue;
