@@ -14,16 +14,17 @@ import java.util.concurrent.locks.LockSupport;
  * every chunk is copied. A helper that comes late finds nothing to claim, and the caller does every chunk itself when
  * no helper runs. However the caller leaves, it stops further claims and waits for the claimed chunks first, so no
  * helper writes memory its caller may free. Copies made inside {@link #callerOnly} (file mappings, where a full file
- * system faults inside the copy) stay on the caller. The job holds the arrays,
- * so a garbage collection may move them between chunks but never during one (each chunk is one {@code copyMemory}).
+ * system faults inside the copy) stay on the caller. The job holds the arrays, so a garbage collection may move them
+ * between chunks but never during one (each chunk is one {@code copyMemory}).
  * <p>
  * {@code -Doffgrid.memory.copyHelpers=N} sets the helper count (default: the processors less one, at most 3; 0 copies
- * on the caller only), {@code -Doffgrid.memory.parallelCopyBytes=B} the smallest copy shared (default 4 MiB).
+ * on the caller only; at most 16), {@code -Doffgrid.memory.parallelCopyBytes=B} the smallest copy shared (default
+ * 4 MiB, at least 1 MiB).
  */
 public final class ParallelCopy
 {
-    /** Smallest copy shared with helpers. */
-    public static final long MIN_BYTES = Long.getLong("offgrid.memory.parallelCopyBytes", 4L << 20);
+    /** Smallest copy shared with helpers (at least one chunk). */
+    public static final long MIN_BYTES = Math.max(NativeMemory.COPY_SLICE, Long.getLong("offgrid.memory.parallelCopyBytes", 4L << 20));
     /** Helper threads, started at the first shared copy. */
     public static final int HELPERS = Math.max(0, Math.min(16, Integer.getInteger("offgrid.memory.copyHelpers",
         Math.min(3, Math.max(0, Runtime.getRuntime().availableProcessors() - 1)))));
