@@ -2059,7 +2059,7 @@ public final class TransportNode implements Agent, AutoCloseable
         if (read != n)
         {
             // Short only when part of the range is not mapped: the rest would fail the same way.
-            directReadFailed(peer, t, read > 0 || 0 == read ? -ProcessMemory.EFAULT : read);
+            directReadFailed(peer, t, read >= 0 ? -ProcessMemory.EFAULT : read);
             return;
         }
         t.received += n;

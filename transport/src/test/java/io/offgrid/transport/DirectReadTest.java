@@ -147,16 +147,7 @@ class DirectReadTest
         final long length = 256 * MIB;
         final long source = Pattern.allocateFilled(length, 85);
         sources.add(source);
-        final List<String> violations = new ArrayList<>();
-        final TransportNode[] reader = new TransportNode[1];
-        final BlockAllocator checking = checkingAllocator(reader, violations);
-        a = TransportNode.launch(Nodes.context(1, ea, allocA));
-        closeables.add(a);
-        b = TransportNode.launch(Nodes.context(2, eb, allocB).blockAllocator(checking).directReadHelpers(3));
-        reader[0] = b;
-        closeables.add(b);
-        a.addPeer(2, b.endpoint());
-        Nodes.await("joined", () -> a.isJoined(2) && b.isJoined(1), 10_000, a, b);
+        final List<String> violations = startWithCheckedFrees();
         int cancelled = 0;
         for (int attempt = 0; attempt < 10 && cancelled < 3; attempt++)
         {
@@ -192,16 +183,7 @@ class DirectReadTest
         final long guard = Pattern.allocateFilled(8, 0);
         sources.add(guard);
         UnsafeApi.putLong(guard, 88L);
-        final List<String> violations = new ArrayList<>();
-        final TransportNode[] reader = new TransportNode[1];
-        a = TransportNode.launch(Nodes.context(1, ea, allocA));
-        closeables.add(a);
-        b = TransportNode.launch(Nodes.context(2, eb, allocB).blockAllocator(checkingAllocator(reader, violations))
-            .directReadHelpers(3));
-        reader[0] = b;
-        closeables.add(b);
-        a.addPeer(2, b.endpoint());
-        Nodes.await("joined", () -> a.isJoined(2) && b.isJoined(1), 10_000, a, b);
+        final List<String> violations = startWithCheckedFrees();
         // A peer that offers a block and then streams an end for it, as if it had sent it chunk by chunk.
         final ExclusivePublication bulk = a.bulkPublication(2);
         final UnsafeBuffer buffer = new UnsafeBuffer(new byte[256]);
@@ -237,10 +219,16 @@ class DirectReadTest
         assertTrue(b.counters().malformedDropped() >= 1);
     }
 
-    /** b's allocator, checking that no free lands while a helper still copies into the block. */
-    private BlockAllocator checkingAllocator(final TransportNode[] reader, final List<String> violations)
+    /**
+     * Starts a, and b with three read helpers and an allocator that records every free landing while a helper still
+     * copies into the block; joins them.
+     *
+     * @return the recorded violations (empty when all is well).
+     */
+    private List<String> startWithCheckedFrees()
     {
-        return new BlockAllocator()
+        final List<String> violations = new ArrayList<>();
+        final BlockAllocator checking = new BlockAllocator()
         {
             public long allocate(final long peerId, final long transferId, final long n,
                 final org.agrona.DirectBuffer metadata, final int offset, final int metadataLength)
@@ -250,13 +238,20 @@ class DirectReadTest
 
             public void free(final long address, final long n)
             {
-                if (reader[0].directCopyRunningInto(address, n))
+                if (b.directCopyRunningInto(address, n)) // frees run on b's thread, after b is assigned
                 {
                     violations.add("freed while a helper copies into it");
                 }
                 allocB.free(address, n);
             }
         };
+        a = TransportNode.launch(Nodes.context(1, ea, allocA));
+        closeables.add(a);
+        b = TransportNode.launch(Nodes.context(2, eb, allocB).blockAllocator(checking).directReadHelpers(3));
+        closeables.add(b);
+        a.addPeer(2, b.endpoint());
+        Nodes.await("joined", () -> a.isJoined(2) && b.isJoined(1), 10_000, a, b);
+        return violations;
     }
 
     @Test
@@ -265,16 +260,7 @@ class DirectReadTest
         final long length = 256 * MIB;
         final long source = Pattern.allocateFilled(length, 86);
         sources.add(source);
-        final List<String> violations = new ArrayList<>();
-        final TransportNode[] reader = new TransportNode[1];
-        a = TransportNode.launch(Nodes.context(1, ea, allocA));
-        closeables.add(a);
-        b = TransportNode.launch(Nodes.context(2, eb, allocB).blockAllocator(checkingAllocator(reader, violations))
-            .directReadHelpers(3));
-        reader[0] = b;
-        closeables.add(b);
-        a.addPeer(2, b.endpoint());
-        Nodes.await("joined", () -> a.isJoined(2) && b.isJoined(1), 10_000, a, b);
+        final List<String> violations = startWithCheckedFrees();
         final byte[] meta = Events.seedMetadata(86);
         a.sendBlock(2, source, length, new UnsafeBuffer(meta), 0, meta.length);
         Nodes.await("helpers under way", () -> b.counters().directSlicesByHelpers() > 0, 10_000, a, b);

@@ -223,10 +223,6 @@ public final class ParallelCopy
             {
                 throw new IllegalStateException("parallel copy failed", ex);
             }
-            if (done.get() < chunks)
-            {
-                throw new IllegalStateException("parallel copy stopped after " + done.get() + " of " + chunks + " chunks");
-            }
         }
     }
 
