@@ -1677,6 +1677,12 @@ public final class Client implements AutoCloseable
 
     private <V> V await(final CompletableFuture<V> f, final long timeoutNs, final String what)
     {
+        final AgentGroup group = config.agentGroup();
+        if (null != group && !f.isDone())
+        {
+            // Run the group's cycles here until the answer comes (no hand-over from the group's thread to this one).
+            group.helpUntil(f::isDone, Math.min(config.helpWhileWaitingNs(), timeoutNs));
+        }
         try
         {
             return f.get(timeoutNs, TimeUnit.NANOSECONDS);

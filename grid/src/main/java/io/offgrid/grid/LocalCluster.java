@@ -541,6 +541,15 @@ public final class LocalCluster implements AutoCloseable
         return scheduler;
     }
 
+    /**
+     * @return cycles of this JVM's cluster thread (scheduler, in-process workers, clients, driver) run by client
+     * threads while they waited for an answer ({@code ClientConfig.helpWhileWaitingNs}). A monitoring figure.
+     */
+    public long cyclesRunByWaitingClients()
+    {
+        return null == group ? 0 : group.helpedCycles();
+    }
+
     /** @return the end of a worker's log (at most 4 KiB), for the error that says it did not start ("" if none). */
     private static String logTail(final Path log)
     {

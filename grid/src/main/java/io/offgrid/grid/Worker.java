@@ -15,6 +15,7 @@ import io.offgrid.transport.BlockAllocator;
 import io.offgrid.transport.BlockListener;
 import io.offgrid.transport.PeerListener;
 import io.offgrid.transport.AgentGroup;
+import io.offgrid.transport.SharedDuty;
 import io.offgrid.transport.TransportNode;
 import io.offgrid.transport.WakeableIdleStrategy;
 import io.offgrid.transport.protocol.BlockStatus;
@@ -91,6 +92,7 @@ public final class Worker implements AutoCloseable
         private String aeronDirectoryName;
         private AgentGroup agentGroup;
         private WakeableIdleStrategy idleStrategy;
+        private long executorHelpNs = TimeUnit.MICROSECONDS.toNanos(Long.getLong("offgrid.worker.helpUs", 300));
         private byte[] clusterSecret;
         private int threads = Runtime.getRuntime().availableProcessors();
         private long memoryLimit = 4L << 30;
@@ -158,6 +160,22 @@ public final class Worker implements AutoCloseable
         public Context idleStrategy(final WakeableIdleStrategy idle)
         {
             this.idleStrategy = idle;
+            return this;
+        }
+
+        /**
+         * @param ns how long an executor thread with no task runs this worker's duty cycle itself (taking, from the
+         *           node's own thread, the reading of the next task and the sending of its result) before it
+         *           sleeps, once no cycle has found work for that long; 0: executors sleep at once and hand
+         *           everything to the node's thread. Only for a worker on a thread of its own (a process worker):
+         *           in an {@link AgentGroup} the group's thread and the clients waiting on it do this. Default
+         *           300 µs, or {@code -Doffgrid.worker.helpUs}. Why: each hand-over between threads costs 25-45 µs
+         *           on 2 cores (README.md, "Latency").
+         * @return this.
+         */
+        public Context executorHelpNs(final long ns)
+        {
+            this.executorHelpNs = ns;
             return this;
         }
 
@@ -283,6 +301,10 @@ public final class Worker implements AutoCloseable
             {
                 throw new IllegalArgumentException("threads must be at least 1: " + threads);
             }
+            if (executorHelpNs < 0)
+            {
+                throw new IllegalArgumentException("executorHelpNs must be >= 0: " + executorHelpNs);
+            }
             if (inlineResultLimit < 0 || inlineResultLimit > 16 * 1024)
             {
                 throw new IllegalArgumentException("inlineResultLimit must be 0..16384 bytes: " + inlineResultLimit);
@@ -313,6 +335,9 @@ public final class Worker implements AutoCloseable
     private final BlockStore store;
     private final TransportNode node;
     private final ThreadPoolExecutor executor;
+    private final WorkerAgent agent;
+    /** Executors run the duty cycle while they have no task; null in a group or with executorHelpNs 0. */
+    private final SharedDuty duty;
     /** This node's own thread or its group; other threads hand it work with {@code thread.wake()}. */
     private final NodeThread thread;
     private final ManyToOneConcurrentArrayQueue<Result> results = new ManyToOneConcurrentArrayQueue<>(65536);
@@ -414,6 +439,9 @@ public final class Worker implements AutoCloseable
     {
         this.ctx = ctx.conclude();
         this.thread = new NodeThread(ctx.agentGroup, ctx.idleStrategy);
+        this.agent = new WorkerAgent();
+        this.duty = null != ctx.agentGroup || 0 == ctx.executorHelpNs ? null :
+            new SharedDuty(agent::cycle, thread::wake, ex -> LOG.warn("worker agent error (on an executor thread)", ex));
         this.nodeId = ctx.nodeId;
         this.codecs = new CodecRegistry(ctx.serializationAllowList);
         final BlockStore.Context sctx = new BlockStore.Context()
@@ -429,7 +457,7 @@ public final class Worker implements AutoCloseable
         final AtomicInteger threadIds = new AtomicInteger();
         // Tasks waiting for a thread start highest priority first, then in arrival order (PrioritizedRun).
         this.executor = new ThreadPoolExecutor(ctx.threads, ctx.threads, 0, TimeUnit.MILLISECONDS,
-            new PriorityBlockingQueue<>(), r ->
+            null == duty ? new PriorityBlockingQueue<>() : new HelpingQueue(), r ->
             {
                 final Thread t = new Thread(r, ctx.name + "-exec-" + threadIds.incrementAndGet());
                 t.setDaemon(true);
@@ -475,7 +503,7 @@ public final class Worker implements AutoCloseable
                 .pid(ProcessHandle.current().pid()).name(node.endpoint());
             sendToScheduler(e.encodedLength());
         });
-        thread.start(new WorkerAgent(), ex -> LOG.warn("worker agent error", ex));
+        thread.start(agent, ex -> LOG.warn("worker agent error", ex));
     }
 
     /**
@@ -511,6 +539,15 @@ public final class Worker implements AutoCloseable
     public String aeronDirectoryName()
     {
         return node.aeronDirectoryName();
+    }
+
+    /**
+     * @return duty cycles of this worker run by its executor threads while they had no task
+     * ({@link Context#executorHelpNs}); 0 in a group or with that help off. A monitoring figure.
+     */
+    public long cyclesRunByExecutors()
+    {
+        return null == duty ? 0 : duty.helpedCycles();
     }
 
     /**
@@ -575,6 +612,10 @@ public final class Worker implements AutoCloseable
     @Override
     public void close()
     {
+        if (null != duty)
+        {
+            duty.close(); // executors stop running the cycle (one running finishes first)
+        }
         thread.stop();
         executor.shutdownNow();
         try
@@ -607,6 +648,12 @@ public final class Worker implements AutoCloseable
         private final java.util.function.Consumer<Result> onResult = Worker.this::onResult;
 
         public int doWork()
+        {
+            return null == duty ? cycle() : duty.ownerCycle();
+        }
+
+        /** One duty cycle; on the node's thread, or on an executor thread holding the duty ({@link SharedDuty}). */
+        int cycle()
         {
             int work = node.doWork();
             work += results.drain(onResult, 1024);
@@ -685,6 +732,23 @@ public final class Worker implements AutoCloseable
         final PrioritizedRun run = new PrioritizedRun(task, this::run);
         task.future = run;
         executor.execute(run);
+    }
+
+    /**
+     * The executors' queue of a worker with executor help: an executor that finds it empty runs the worker's duty
+     * cycle (which is where new tasks come from) until a task is queued or the help budget passes, then waits.
+     */
+    private final class HelpingQueue extends PriorityBlockingQueue<Runnable>
+    {
+        @Override
+        public Runnable take() throws InterruptedException
+        {
+            if (isEmpty())
+            {
+                duty.helpUntil(() -> !isEmpty() || Thread.currentThread().isInterrupted(), ctx.executorHelpNs);
+            }
+            return super.take();
+        }
     }
 
     /** A task's run on an executor thread, ordered for the executor's queue: higher priority, then earlier. */
@@ -789,7 +853,6 @@ public final class Worker implements AutoCloseable
         {
             Thread.onSpinWait();
         }
-        thread.wake();
         if (null != next)
         {
             // Its result is reported first (above); its dependents sent ahead start on this thread's pool now.
@@ -797,6 +860,12 @@ public final class Worker implements AutoCloseable
             {
                 startFromExecutor(w);
             }
+        }
+        if (null == duty || (!executor.getQueue().isEmpty() && !duty.helping()))
+        {
+            // With nothing queued this thread goes on to run the cycle that sends the result (HelpingQueue);
+            // otherwise it runs the next task and the node's thread sends the result.
+            thread.wake();
         }
     }
 

@@ -14,6 +14,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -44,14 +45,18 @@ public final class AgentGroup implements AutoCloseable
     private final ManyToOneConcurrentArrayQueue<Runnable> membership = new ManyToOneConcurrentArrayQueue<>(1024);
     private final WakeableIdleStrategy idle;
     private final AgentRunner runner;
+    private final SharedDuty duty;
     private volatile Thread thread;
 
     private AgentGroup(final Context ctx)
     {
         this.ctx = ctx;
         this.idle = ctx.idleStrategy;
+        final GroupAgent agent = new GroupAgent(null == ctx.driver ? null : ctx.driver.invoker());
+        this.duty = new SharedDuty(agent::cycle, this::wake,
+            ex -> LOG.log(System.Logger.Level.WARNING, "agent group error (in a helping thread)", ex));
         this.runner = new AgentRunner(idle, ex -> LOG.log(System.Logger.Level.WARNING, "agent group error", ex), null,
-            new GroupAgent(null == ctx.driver ? null : ctx.driver.invoker()));
+            agent);
         AgentRunner.startOnThread(runner);
     }
 
@@ -159,15 +164,41 @@ public final class AgentGroup implements AutoCloseable
      */
     public void wake()
     {
-        idle.wake();
+        if (!duty.helping())
+        {
+            idle.wake();
+        }
     }
 
     /**
-     * @return whether the calling thread is the group's thread.
+     * @return whether the calling thread is the group's thread, or a thread running the group's cycle for it
+     * ({@link #helpUntil}).
      */
     public boolean onGroupThread()
     {
-        return Thread.currentThread() == thread;
+        return Thread.currentThread() == thread || duty.heldByCurrentThread();
+    }
+
+    /**
+     * Run the group's duty cycles on the calling thread while it waits for something those cycles bring (a client
+     * waiting for a result), until {@code done} holds or no cycle found work for {@code idleBudgetNs}; the group's
+     * own thread sleeps meanwhile. Only one thread runs a cycle at a time. Does nothing inside a cycle or once the
+     * group is closed.
+     *
+     * @param done         checked between cycles.
+     * @param idleBudgetNs how long to go on without work.
+     * @return {@code done}'s value at the end.
+     * @see SharedDuty
+     */
+    public boolean helpUntil(final BooleanSupplier done, final long idleBudgetNs)
+    {
+        return null == thread ? done.getAsBoolean() : duty.helpUntil(done, idleBudgetNs);
+    }
+
+    /** @return the group's cycles run by other threads than its own, since start (a monitoring figure). */
+    public long helpedCycles()
+    {
+        return duty.helpedCycles();
     }
 
     /**
@@ -260,6 +291,12 @@ public final class AgentGroup implements AutoCloseable
 
         public int doWork()
         {
+            return duty.ownerCycle();
+        }
+
+        /** One cycle: the driver, membership changes, every agent. Whoever holds the duty (SharedDuty). */
+        int cycle()
+        {
             int work = 0;
             if (null != driver)
             {
@@ -294,6 +331,7 @@ public final class AgentGroup implements AutoCloseable
 
         public void onClose()
         {
+            duty.close(); // helpers stop; a cycle one of them runs ends first
             Runnable command;
             while (null != (command = membership.poll()))
             {

@@ -5,6 +5,7 @@ import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * The bounded queue behind {@link TransportNode#execute}: many threads offer, the agent thread polls. When it is
@@ -19,13 +20,27 @@ final class CommandQueue
     private final TransportCounters counters;
     /** The thread that last polled: the agent. Written by that thread only, so it reads its own writes. */
     private Thread consumer;
+    /** For a node in an AgentGroup: whether the caller runs the group's cycle (its thread or a helper), or null. */
+    private final BooleanSupplier callerPolls;
 
-    CommandQueue(final int capacity, final long timeoutNs, final long nodeId, final TransportCounters counters)
+    /**
+     * @param callerPolls null for a node on a thread of its own (the last thread to poll is the agent); for a node
+     *                    in a group, whether the calling thread runs the group's cycle: other threads run it too
+     *                    ({@link AgentGroup#helpUntil}), so the last poller says nothing about the next.
+     */
+    CommandQueue(final int capacity, final long timeoutNs, final long nodeId, final TransportCounters counters,
+        final BooleanSupplier callerPolls)
     {
         this.queue = new ManyToOneConcurrentArrayQueue<>(capacity);
         this.timeoutNs = timeoutNs;
         this.nodeId = nodeId;
         this.counters = counters;
+        this.callerPolls = callerPolls;
+    }
+
+    private boolean callerIsConsumer()
+    {
+        return null != callerPolls ? callerPolls.getAsBoolean() : Thread.currentThread() == consumer;
     }
 
     /** @return slots, the configured capacity rounded up to a power of two. */
@@ -44,7 +59,7 @@ final class CommandQueue
         {
             return;
         }
-        if (Thread.currentThread() != consumer && timeoutNs > 0)
+        if (!callerIsConsumer() && timeoutNs > 0)
         {
             final IdleStrategy idle = new BackoffIdleStrategy(
                 10, 20, TimeUnit.MICROSECONDS.toNanos(10), TimeUnit.MILLISECONDS.toNanos(1));
@@ -61,7 +76,7 @@ final class CommandQueue
         }
         counters.commandRejected();
         throw new TransportException("node " + nodeId + ": command queue full (" + queue.capacity() + " commands" +
-            (Thread.currentThread() == consumer ? ", offered by the agent thread itself" :
+            (callerIsConsumer() ? ", offered by the agent thread itself" :
             ", waited " + TimeUnit.NANOSECONDS.toMillis(timeoutNs) + " ms") + "): the node's agent is not keeping up or not running");
     }
 

@@ -176,7 +176,9 @@ public final class TransportNode implements Agent, AutoCloseable
         this.handlers = ctx.handlers;
         this.handshake = new Handshake(ctx.clusterSecret);
         this.nowNs = clock.nanoTime();
-        this.commands = new CommandQueue(ctx.commandQueueCapacity, ctx.commandTimeoutNs, ctx.nodeId, counters);
+        final AgentGroup group = ctx.agentGroup;
+        this.commands = new CommandQueue(ctx.commandQueueCapacity, ctx.commandTimeoutNs, ctx.nodeId, counters,
+            null == group ? null : group::onGroupThread);
         // Poll about one chunk of bulk fragments per duty cycle, so control is polled between every chunk's worth.
         this.bulkFragmentLimit = Math.max(1, ctx.chunkLength / (ctx.bulkMtu - 32));
         this.processMemory = ctx.directReads ? ProcessMemory.reader() : null;

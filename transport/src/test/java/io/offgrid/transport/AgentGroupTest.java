@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Timeout;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -143,6 +144,47 @@ class AgentGroupTest
             final int after = healthy.get();
             Thread.sleep(20);
             assertEquals(after, healthy.get(), "a removed agent is not run");
+        }
+    }
+
+    @Test
+    void aWaitingThreadRunsTheGroupsCyclesItselfAndTheGroupThreadTakesOverAfter() throws Exception
+    {
+        try (AgentGroup group = AgentGroup.start(new AgentGroup.Context().name("offgrid-test-group")))
+        {
+            final AtomicReference<Thread> lastRanOn = new AtomicReference<>();
+            final AtomicInteger cycles = new AtomicInteger();
+            final AtomicBoolean sawGroupThread = new AtomicBoolean();
+            group.add(new Agent()
+            {
+                public int doWork()
+                {
+                    lastRanOn.set(Thread.currentThread());
+                    cycles.incrementAndGet();
+                    sawGroupThread.set(group.onGroupThread());
+                    return 1; // always work: a helper never runs out of budget here
+                }
+
+                public String roleName()
+                {
+                    return "recording";
+                }
+            });
+            final long helpedBefore = group.helpedCycles();
+            final int target = cycles.get() + 1000;
+            assertTrue(group.helpUntil(() -> cycles.get() >= target && lastRanOn.get() == Thread.currentThread(),
+                TimeUnit.SECONDS.toNanos(10)));
+            assertTrue(sawGroupThread.get(), "inside a helped cycle this thread counts as the group's");
+            assertTrue(group.helpedCycles() > helpedBefore);
+            assertFalse(group.onGroupThread(), "outside the cycle it does not");
+
+            // The helper left: the group's own thread runs the cycles again.
+            awaitTrue(() -> null != lastRanOn.get() && lastRanOn.get() != Thread.currentThread());
+            assertSame(lastRanOn.get(), group.call(Thread::currentThread));
+            group.close();
+            final int closedAt = cycles.get();
+            assertFalse(group.helpUntil(() -> false, TimeUnit.MILLISECONDS.toNanos(50)));
+            assertEquals(closedAt, cycles.get(), "a closed group runs no cycle for a helper");
         }
     }
 

@@ -121,7 +121,12 @@ class FuzzTest
                 }
                 else if (1 == target)
                 {
-                    transferId = bulkSequence(a.bulkPublication(2), buffer, random, transferId);
+                    // A fuzzed goodbye can make b drop a for a while: a then has no bulk publication to it.
+                    final ExclusivePublication bulk = a.bulkPublication(2);
+                    if (null != bulk)
+                    {
+                        transferId = bulkSequence(bulk, buffer, random, transferId);
+                    }
                 }
                 else if (2 == target)
                 {
