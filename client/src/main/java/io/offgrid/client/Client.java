@@ -675,6 +675,7 @@ public final class Client implements AutoCloseable
     public <T> List<T> gather(final List<? extends GridFuture<? extends T>> futures)
     {
         final long deadline = System.nanoTime() + config.requestTimeoutNs();
+        helpUntilAllDone(futures, config.requestTimeoutNs());
         for (final GridFuture<?> f : futures)
         {
             awaitDone(f.want(), deadline - System.nanoTime());
@@ -1392,10 +1393,38 @@ public final class Client implements AutoCloseable
     public void waitAll(final Collection<? extends GridFuture<?>> futures, final long timeout, final TimeUnit unit)
     {
         final long deadline = System.nanoTime() + unit.toNanos(timeout);
+        helpUntilAllDone(futures, unit.toNanos(timeout));
         for (final GridFuture<?> f : futures)
         {
             awaitDone(f.want(), deadline - System.nanoTime());
         }
+    }
+
+    /**
+     * For many futures, run the group's cycles once until all are done (see {@link #await}), instead of once per
+     * future: each helper that leaves wakes the group's thread, and 20,000 of those cost more than they save.
+     */
+    private void helpUntilAllDone(final Collection<? extends GridFuture<?>> futures, final long timeoutNs)
+    {
+        final AgentGroup group = config.agentGroup();
+        if (null == group || futures.isEmpty())
+        {
+            return;
+        }
+        final Iterator<? extends GridFuture<?>> pending = futures.iterator();
+        final GridFuture<?>[] current = {pending.next()};
+        group.helpUntil(() ->
+        {
+            while (current[0].isDone())
+            {
+                if (!pending.hasNext())
+                {
+                    return true;
+                }
+                current[0] = pending.next();
+            }
+            return false;
+        }, config.helpWhileWaitingNs(), timeoutNs);
     }
 
     /**
@@ -1681,7 +1710,7 @@ public final class Client implements AutoCloseable
         if (null != group && !f.isDone())
         {
             // Run the group's cycles here until the answer comes (no hand-over from the group's thread to this one).
-            group.helpUntil(f::isDone, Math.min(config.helpWhileWaitingNs(), timeoutNs));
+            group.helpUntil(f::isDone, config.helpWhileWaitingNs(), timeoutNs);
         }
         try
         {

@@ -472,7 +472,8 @@ public final class Worker implements AutoCloseable
             .heartbeatIntervalNs(Math.min(500_000_000L, ctx.peerTimeoutNs / 4))
             .useAgentRunner(false)
             .agentGroup(thread.group())
-            .commandWaker(thread::wake)
+            .commandWaker(this::wakeNode)
+            .runsCycle(null == duty ? null : duty::heldByCurrentThread)
             .defaultHandler(handlers::onMessage)
             .peerListener(handlers)
             .blockAllocator(handlers)
@@ -734,6 +735,15 @@ public final class Worker implements AutoCloseable
         executor.execute(run);
     }
 
+    /** Wake the node's own thread, unless an executor is running its cycles (it sees the work in its next one). */
+    private void wakeNode()
+    {
+        if (null == duty || !duty.helping())
+        {
+            thread.wake();
+        }
+    }
+
     /**
      * The executors' queue of a worker with executor help: an executor that finds it empty runs the worker's duty
      * cycle (which is where new tasks come from) until a task is queued or the help budget passes, then waits.
@@ -743,9 +753,10 @@ public final class Worker implements AutoCloseable
         @Override
         public Runnable take() throws InterruptedException
         {
-            if (isEmpty())
+            // One idle executor runs the cycle; the others wait for tasks as before (no second spinner).
+            if (isEmpty() && !duty.helping())
             {
-                duty.helpUntil(() -> !isEmpty() || Thread.currentThread().isInterrupted(), ctx.executorHelpNs);
+                duty.helpUntil(() -> !isEmpty(), ctx.executorHelpNs, Long.MAX_VALUE);
             }
             return super.take();
         }
@@ -861,11 +872,11 @@ public final class Worker implements AutoCloseable
                 startFromExecutor(w);
             }
         }
-        if (null == duty || (!executor.getQueue().isEmpty() && !duty.helping()))
+        if (null == duty || !executor.getQueue().isEmpty())
         {
             // With nothing queued this thread goes on to run the cycle that sends the result (HelpingQueue);
-            // otherwise it runs the next task and the node's thread sends the result.
-            thread.wake();
+            // otherwise it runs the next task and the node's thread (or a helping executor) sends the result.
+            wakeNode();
         }
     }
 

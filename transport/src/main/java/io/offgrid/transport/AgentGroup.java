@@ -182,17 +182,18 @@ public final class AgentGroup implements AutoCloseable
     /**
      * Run the group's duty cycles on the calling thread while it waits for something those cycles bring (a client
      * waiting for a result), until {@code done} holds or no cycle found work for {@code idleBudgetNs}; the group's
-     * own thread sleeps meanwhile. Only one thread runs a cycle at a time. Does nothing inside a cycle or once the
-     * group is closed.
+     * own thread sleeps meanwhile. Only one thread runs a cycle at a time. Does nothing inside a cycle, on an
+     * interrupted thread, or once the group is closed.
      *
      * @param done         checked between cycles.
      * @param idleBudgetNs how long to go on without work.
-     * @return {@code done}'s value at the end.
-     * @see SharedDuty
+     * @param maxNs        how long to go on at most.
+     * @return whether {@code done} held at the end.
+     * @see SharedDuty#helpUntil
      */
-    public boolean helpUntil(final BooleanSupplier done, final long idleBudgetNs)
+    public boolean helpUntil(final BooleanSupplier done, final long idleBudgetNs, final long maxNs)
     {
-        return null == thread ? done.getAsBoolean() : duty.helpUntil(done, idleBudgetNs);
+        return null == thread ? done.getAsBoolean() : duty.helpUntil(done, idleBudgetNs, maxNs);
     }
 
     /** @return the group's cycles run by other threads than its own, since start (a monitoring figure). */

@@ -88,7 +88,7 @@ public final class SharedDuty
      */
     public boolean runOnce()
     {
-        if (closed || lock.isHeldByCurrentThread() || !lock.tryLock())
+        if (closed || Thread.currentThread().isInterrupted() || lock.isHeldByCurrentThread() || !lock.tryLock())
         {
             return false;
         }
@@ -109,16 +109,21 @@ public final class SharedDuty
 
     /**
      * Run the node's cycles on the calling thread until {@code done} holds, no cycle has found work for
-     * {@code idleBudgetNs}, or the duty is closed. Cycles another thread runs meanwhile are not waited for: the
-     * caller polls {@code done} between attempts.
+     * {@code idleBudgetNs}, {@code maxNs} have passed, the calling thread is interrupted, or the duty is closed.
+     * Cycles another thread runs meanwhile are not waited for: the caller polls {@code done} between attempts.
+     * <p>
+     * An interrupted thread runs no cycle: Agrona's {@code AgentInvoker} stops a driver or Aeron client for good
+     * when it finds its thread interrupted after a step with no work. The steps of a cycle shield themselves from
+     * a flag set before they start (TransportNode); an interrupt that lands during one step is the remaining risk.
      *
      * @param done         checked before every cycle.
      * @param idleBudgetNs how long to go on without work.
+     * @param maxNs        how long to go on at most (a caller's timeout).
      * @return whether {@code done} held when this returned or when the last cycle here ended.
      */
-    public boolean helpUntil(final BooleanSupplier done, final long idleBudgetNs)
+    public boolean helpUntil(final BooleanSupplier done, final long idleBudgetNs, final long maxNs)
     {
-        if (closed || idleBudgetNs <= 0 || lock.isHeldByCurrentThread())
+        if (closed || idleBudgetNs <= 0 || maxNs <= 0 || lock.isHeldByCurrentThread())
         {
             return done.getAsBoolean();
         }
@@ -126,8 +131,10 @@ public final class SharedDuty
         helpers.incrementAndGet();
         try
         {
-            long lastWorkNs = System.nanoTime();
-            while (!(answered = done.getAsBoolean()) && !closed)
+            final long startNs = System.nanoTime();
+            long lastWorkNs = startNs;
+            final Thread self = Thread.currentThread();
+            while (!(answered = done.getAsBoolean()) && !closed && !self.isInterrupted())
             {
                 int work = 0;
                 if (lock.tryLock())
@@ -145,6 +152,10 @@ public final class SharedDuty
                         lock.unlock();
                     }
                 }
+                if (work < 0)
+                {
+                    break;
+                }
                 final long now = System.nanoTime();
                 if (work > 0)
                 {
@@ -158,6 +169,10 @@ public final class SharedDuty
                 {
                     Thread.onSpinWait();
                 }
+                if (now - startNs >= maxNs)
+                {
+                    break;
+                }
             }
         }
         finally
@@ -170,6 +185,7 @@ public final class SharedDuty
         return answered || done.getAsBoolean(); // once true, true: the owner may run a cycle as soon as we leave
     }
 
+    /** @return the cycle's work; 0 if it failed (reported); -1 after an Error (reported): stop helping. */
     private int helpedCycle()
     {
         helpedCycles++;
@@ -179,9 +195,14 @@ public final class SharedDuty
         }
         catch (final RuntimeException ex)
         {
-            // The owner's runner would report it and go on; so does a helper, whose caller is waiting for something else.
+            // The owner's runner would report it and go on; so does a helper, whose caller waits for something else.
             errors.onError(ex);
-            return 1;
+            return 0;
+        }
+        catch (final Error ex)
+        {
+            errors.onError(ex); // reported where the owner's would be, not thrown into a caller's get()
+            return -1;
         }
     }
 

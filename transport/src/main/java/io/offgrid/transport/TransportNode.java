@@ -178,7 +178,7 @@ public final class TransportNode implements Agent, AutoCloseable
         this.nowNs = clock.nanoTime();
         final AgentGroup group = ctx.agentGroup;
         this.commands = new CommandQueue(ctx.commandQueueCapacity, ctx.commandTimeoutNs, ctx.nodeId, counters,
-            null == group ? null : group::onGroupThread);
+            null != ctx.runsCycle ? ctx.runsCycle : null == group ? null : group::onGroupThread);
         // Poll about one chunk of bulk fragments per duty cycle, so control is polled between every chunk's worth.
         this.bulkFragmentLimit = Math.max(1, ctx.chunkLength / (ctx.bulkMtu - 32));
         this.processMemory = ctx.directReads ? ProcessMemory.reader() : null;
@@ -2369,8 +2369,30 @@ public final class TransportNode implements Agent, AutoCloseable
         {
             work += invokeDriver(driverInvoker);
         }
-        work += conductorInvoker.invoke();
+        work += invokeShielded(conductorInvoker);
         return work;
+    }
+
+    /**
+     * {@code invoker.invoke()} with the calling thread's interrupt flag held off during the step and put back after.
+     * Why: Agrona's {@code AgentInvoker} stops for good when it finds its thread interrupted after a step with no
+     * work, and threads other than the node's own run these steps (a client waiting in {@code get()},
+     * {@link SharedDuty}): an interrupt meant for that caller must not stop the node's driver or Aeron client.
+     */
+    static int invokeShielded(final AgentInvoker invoker)
+    {
+        final boolean interrupted = Thread.interrupted();
+        try
+        {
+            return invoker.invoke();
+        }
+        finally
+        {
+            if (interrupted)
+            {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /**
@@ -2388,7 +2410,7 @@ public final class TransportNode implements Agent, AutoCloseable
         int work = 0;
         for (int i = 0; i < DRIVER_STEPS_PER_CYCLE; i++)
         {
-            final int w = driver.invoke();
+            final int w = invokeShielded(driver);
             work += w;
             if (w < DRIVER_DATA_WORK)
             {
@@ -2491,6 +2513,7 @@ public final class TransportNode implements Agent, AutoCloseable
         private IdleStrategy sendIdleStrategy;
         private Runnable commandWaker;
         private AgentGroup agentGroup;
+        private java.util.function.BooleanSupplier runsCycle;
         private byte[] clusterSecret;
         private long heartbeatIntervalNs = TimeUnit.MILLISECONDS.toNanos(500);
         private long peerTimeoutNs = TimeUnit.SECONDS.toNanos(5);
@@ -2663,6 +2686,21 @@ public final class TransportNode implements Agent, AutoCloseable
         public Context agentGroup(final AgentGroup group)
         {
             this.agentGroup = group;
+            return this;
+        }
+
+        /**
+         * For a node whose duty cycle several threads may run ({@link SharedDuty}): whether the calling thread runs
+         * it now. {@link #execute} on a full queue refuses such a thread at once (it would wait for itself) and lets
+         * any other thread wait for room. Default: for a node in a group, {@link AgentGroup#onGroupThread()};
+         * otherwise the last thread that polled the queue counts as the node's.
+         *
+         * @param check the test, or null for the default.
+         * @return this.
+         */
+        public Context runsCycle(final java.util.function.BooleanSupplier check)
+        {
+            this.runsCycle = check;
             return this;
         }
 

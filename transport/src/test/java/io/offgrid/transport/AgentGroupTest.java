@@ -173,7 +173,7 @@ class AgentGroupTest
             final long helpedBefore = group.helpedCycles();
             final int target = cycles.get() + 1000;
             assertTrue(group.helpUntil(() -> cycles.get() >= target && lastRanOn.get() == Thread.currentThread(),
-                TimeUnit.SECONDS.toNanos(10)));
+                TimeUnit.SECONDS.toNanos(10), Long.MAX_VALUE));
             assertTrue(sawGroupThread.get(), "inside a helped cycle this thread counts as the group's");
             assertTrue(group.helpedCycles() > helpedBefore);
             assertFalse(group.onGroupThread(), "outside the cycle it does not");
@@ -183,7 +183,7 @@ class AgentGroupTest
             assertSame(lastRanOn.get(), group.call(Thread::currentThread));
             group.close();
             final int closedAt = cycles.get();
-            assertFalse(group.helpUntil(() -> false, TimeUnit.MILLISECONDS.toNanos(50)));
+            assertFalse(group.helpUntil(() -> false, TimeUnit.MILLISECONDS.toNanos(50), Long.MAX_VALUE));
             assertEquals(closedAt, cycles.get(), "a closed group runs no cycle for a helper");
         }
     }

@@ -33,7 +33,7 @@ class SharedDutyTest
             return cycles.incrementAndGet() < 50 ? 1 : 0;
         }, () -> { }, Throwable::printStackTrace);
 
-        assertTrue(duty.helpUntil(() -> cycles.get() >= 10, BUDGET_NS));
+        assertTrue(duty.helpUntil(() -> cycles.get() >= 10, BUDGET_NS, Long.MAX_VALUE));
         assertEquals(10, cycles.get(), "checked before every cycle: no cycle after the answer");
         assertSame(Thread.currentThread(), ranOn.get());
         assertEquals(10, duty.helpedCycles());
@@ -48,7 +48,7 @@ class SharedDutyTest
             Throwable::printStackTrace);
 
         final long t0 = System.nanoTime();
-        assertFalse(duty.helpUntil(() -> false, BUDGET_NS));
+        assertFalse(duty.helpUntil(() -> false, BUDGET_NS, Long.MAX_VALUE));
         assertTrue(System.nanoTime() - t0 >= BUDGET_NS, "went on for the whole budget after the last work");
         assertTrue(cycles.get() > 3, "kept looking for work: " + cycles.get());
         assertEquals(1, wakes.get(), "the last helper to leave wakes the owner, once");
@@ -72,7 +72,7 @@ class SharedDutyTest
             return 0;
         }, () -> { }, Throwable::printStackTrace);
 
-        final Thread helper = new Thread(() -> duty.helpUntil(() -> !block.get() && release.getCount() == 0, BUDGET_NS));
+        final Thread helper = new Thread(() -> duty.helpUntil(() -> !block.get() && release.getCount() == 0, BUDGET_NS, Long.MAX_VALUE));
         helper.start();
         assertTrue(inCycle.await(10, TimeUnit.SECONDS));
         final long t0 = System.nanoTime();
@@ -98,7 +98,7 @@ class SharedDutyTest
             maxDepth.accumulateAndGet(depth.incrementAndGet(), Math::max);
             cycles.incrementAndGet();
             // A client get() inside a cycle: must neither recurse nor wait for itself.
-            assertFalse(self.get().helpUntil(() -> false, BUDGET_NS));
+            assertFalse(self.get().helpUntil(() -> false, BUDGET_NS, Long.MAX_VALUE));
             assertFalse(self.get().runOnce());
             assertTrue(self.get().heldByCurrentThread());
             depth.decrementAndGet();
@@ -127,9 +127,56 @@ class SharedDutyTest
             return 1;
         }, () -> { }, errors::add);
 
-        assertTrue(duty.helpUntil(() -> cycles.get() >= 5, BUDGET_NS));
+        assertTrue(duty.helpUntil(() -> cycles.get() >= 5, BUDGET_NS, Long.MAX_VALUE));
         assertEquals(1, errors.size());
         assertEquals("handler bug", errors.get(0).getMessage());
+    }
+
+    @Test
+    void anInterruptedThreadRunsNoCycleAndKeepsItsFlag()
+    {
+        final AtomicInteger cycles = new AtomicInteger();
+        final SharedDuty duty = new SharedDuty(() -> cycles.incrementAndGet() > 0 ? 1 : 0, () -> { },
+            Throwable::printStackTrace);
+        Thread.currentThread().interrupt();
+        try
+        {
+            assertFalse(duty.helpUntil(() -> false, BUDGET_NS, Long.MAX_VALUE));
+            assertFalse(duty.runOnce());
+            assertEquals(0, cycles.get(), "an interrupted caller must not step a driver (Agrona would stop it)");
+            assertTrue(Thread.currentThread().isInterrupted(), "the flag stays for the caller's own wait to throw");
+        }
+        finally
+        {
+            Thread.interrupted();
+        }
+    }
+
+    @Test
+    void aCallersTimeoutEndsHelpingEvenWhileEveryCycleFindsWork()
+    {
+        final SharedDuty duty = new SharedDuty(() -> 1, () -> { }, Throwable::printStackTrace);
+        final long t0 = System.nanoTime();
+        assertFalse(duty.helpUntil(() -> false, TimeUnit.SECONDS.toNanos(30), TimeUnit.MILLISECONDS.toNanos(20)));
+        final long tookNs = System.nanoTime() - t0;
+        assertTrue(tookNs >= TimeUnit.MILLISECONDS.toNanos(20) && tookNs < TimeUnit.SECONDS.toNanos(10), "took " + tookNs + " ns");
+    }
+
+    @Test
+    void anErrorInAHelpedCycleIsReportedNotThrownAndTheHelperLeaves()
+    {
+        final List<Throwable> errors = new ArrayList<>();
+        final AtomicInteger cycles = new AtomicInteger();
+        final SharedDuty duty = new SharedDuty(() ->
+        {
+            cycles.incrementAndGet();
+            throw new StackOverflowError("deep");
+        }, () -> { }, errors::add);
+
+        assertFalse(duty.helpUntil(() -> false, TimeUnit.SECONDS.toNanos(30), Long.MAX_VALUE));
+        assertEquals(1, cycles.get(), "no cycle after an Error");
+        assertEquals(1, errors.size());
+        assertTrue(errors.get(0) instanceof StackOverflowError);
     }
 
     @Test
@@ -149,7 +196,7 @@ class SharedDutyTest
         }, () -> { }, Throwable::printStackTrace);
 
         final AtomicReference<Boolean> helperResult = new AtomicReference<>();
-        final Thread helper = new Thread(() -> helperResult.set(duty.helpUntil(() -> false, TimeUnit.SECONDS.toNanos(30))));
+        final Thread helper = new Thread(() -> helperResult.set(duty.helpUntil(() -> false, TimeUnit.SECONDS.toNanos(30), Long.MAX_VALUE)));
         helper.start();
         assertTrue(inCycle.await(10, TimeUnit.SECONDS));
         final Thread closer = new Thread(duty::close);
@@ -165,7 +212,7 @@ class SharedDutyTest
         final int after = cycles.get();
         assertEquals(0, duty.ownerCycle());
         assertFalse(duty.runOnce());
-        assertFalse(duty.helpUntil(() -> false, BUDGET_NS));
+        assertFalse(duty.helpUntil(() -> false, BUDGET_NS, Long.MAX_VALUE));
         assertEquals(after, cycles.get(), "no cycle after close");
     }
 
@@ -191,7 +238,7 @@ class SharedDutyTest
         final List<Thread> threads = new ArrayList<>();
         for (int i = 0; i < 3; i++)
         {
-            threads.add(new Thread(() -> duty.helpUntil(() -> cycles.get() >= target, BUDGET_NS)));
+            threads.add(new Thread(() -> duty.helpUntil(() -> cycles.get() >= target, BUDGET_NS, Long.MAX_VALUE)));
         }
         threads.add(new Thread(() ->
         {
