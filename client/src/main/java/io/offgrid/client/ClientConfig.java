@@ -16,7 +16,7 @@ public final class ClientConfig
     private String listenEndpoint = "127.0.0.1:0";
     private String aeronDirectoryName;
     private AgentGroup agentGroup;
-    private long helpWhileWaitingNs = java.util.concurrent.TimeUnit.MICROSECONDS.toNanos(
+    private long helpWhileWaitingNs = TimeUnit.MICROSECONDS.toNanos(
         Long.getLong("offgrid.client.helpUs", 300));
     private byte[] clusterSecret;
     private long nodeId = -1;

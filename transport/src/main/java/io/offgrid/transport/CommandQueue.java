@@ -20,13 +20,13 @@ final class CommandQueue
     private final TransportCounters counters;
     /** The thread that last polled: the agent. Written by that thread only, so it reads its own writes. */
     private Thread consumer;
-    /** For a node in an AgentGroup: whether the caller runs the group's cycle (its thread or a helper), or null. */
+    /** For a node whose cycle several threads run (a group, SharedDuty): whether the caller runs it now, or null. */
     private final BooleanSupplier callerPolls;
 
     /**
-     * @param callerPolls null for a node on a thread of its own (the last thread to poll is the agent); for a node
-     *                    in a group, whether the calling thread runs the group's cycle: other threads run it too
-     *                    ({@link AgentGroup#helpUntil}), so the last poller says nothing about the next.
+     * @param callerPolls null for a node only its own thread runs (the last thread to poll is the agent); else
+     *                    whether the calling thread runs the node's cycle now: other threads run it too
+     *                    ({@link SharedDuty}), so the last poller says nothing about the next.
      */
     CommandQueue(final int capacity, final long timeoutNs, final long nodeId, final TransportCounters counters,
         final BooleanSupplier callerPolls)

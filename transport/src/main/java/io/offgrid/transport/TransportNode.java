@@ -33,6 +33,7 @@ import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * One node's transport: an Aeron client (with an embedded media driver by default) listening on a UDP
@@ -2513,7 +2514,7 @@ public final class TransportNode implements Agent, AutoCloseable
         private IdleStrategy sendIdleStrategy;
         private Runnable commandWaker;
         private AgentGroup agentGroup;
-        private java.util.function.BooleanSupplier runsCycle;
+        private BooleanSupplier runsCycle;
         private byte[] clusterSecret;
         private long heartbeatIntervalNs = TimeUnit.MILLISECONDS.toNanos(500);
         private long peerTimeoutNs = TimeUnit.SECONDS.toNanos(5);
@@ -2698,7 +2699,7 @@ public final class TransportNode implements Agent, AutoCloseable
          * @param check the test, or null for the default.
          * @return this.
          */
-        public Context runsCycle(final java.util.function.BooleanSupplier check)
+        public Context runsCycle(final BooleanSupplier check)
         {
             this.runsCycle = check;
             return this;
