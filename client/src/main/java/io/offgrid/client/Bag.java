@@ -355,9 +355,17 @@ public final class Bag<T>
      */
     public void release()
     {
+        final ArrayList<GridFuture<?>> futures = new ArrayList<>(partitions.size());
         for (final Delayed<List<T>> p : partitions)
         {
-            p.release();
+            if (null != p.future())
+            {
+                futures.add(p.future());
+            }
+        }
+        if (!futures.isEmpty())
+        {
+            futures.get(0).client().release(futures); // one hand-over for all of them
         }
     }
 }

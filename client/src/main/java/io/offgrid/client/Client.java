@@ -1550,28 +1550,62 @@ public final class Client implements AutoCloseable
         await(done, Math.max(0, timeoutNs), "waiting for '" + w.key + "'");
     }
 
-    void release(final WantedKey w)
+    /**
+     * Release many futures at once, like {@link GridFuture#release()} on each, with one hand-over to the client's
+     * event loop for the lot (Python's {@code del} of a persisted collection). Futures already released are
+     * skipped; those of another client are released through it.
+     *
+     * @param futures the futures.
+     */
+    public void release(final Collection<? extends GridFuture<?>> futures)
     {
-        synchronized (wants)
+        final ArrayList<WantedKey> mine = new ArrayList<>(futures.size());
+        for (final GridFuture<?> f : futures)
         {
-            if (--w.count > 0 || wants.get(w.key) != w)
+            if (f.client() != this)
             {
-                return;
+                f.release();
+                continue;
             }
-            wants.remove(w.key);
-            if (null != w.inline)
+            final WantedKey w = f.releaseForBatch();
+            if (null != w)
             {
-                store.remove(w.inline);
-                w.inline = null;
-            }
-            if (w.schedulerDropped())
-            {
-                return; // the scheduler cancelled it for us: it holds no want of ours to release
+                mine.add(w);
             }
         }
-        if (!closed)
+        releaseWants(mine);
+    }
+
+    void release(final WantedKey w)
+    {
+        releaseWants(List.of(w));
+    }
+
+    private void releaseWants(final List<WantedKey> ws)
+    {
+        final ArrayList<String> keys = new ArrayList<>(ws.size());
+        synchronized (wants)
         {
-            final String key = w.key;
+            for (final WantedKey w : ws)
+            {
+                if (--w.count > 0 || wants.get(w.key) != w)
+                {
+                    continue;
+                }
+                wants.remove(w.key);
+                if (null != w.inline)
+                {
+                    store.remove(w.inline);
+                    w.inline = null;
+                }
+                if (!w.schedulerDropped()) // else the scheduler cancelled it for us: it holds no want of ours
+                {
+                    keys.add(w.key);
+                }
+            }
+        }
+        if (!closed && !keys.isEmpty())
+        {
             // Releases batch: the last queued release (or a full batch) sends them in one message, and any other
             // message to the scheduler sends the batch first, so the scheduler sees wants and releases in the
             // order they were made. The agent never queues a command itself (its own queue may be full).
@@ -1580,7 +1614,7 @@ public final class Client implements AutoCloseable
             {
                 node.execute(() ->
                 {
-                    releaseBatch.add(key);
+                    releaseBatch.addAll(keys);
                     if (releasesQueued.decrementAndGet() == 0 || releaseBatch.size() >= RELEASE_BATCH_LIMIT)
                     {
                         flushReleases();

@@ -557,9 +557,10 @@ public final class Frame
      */
     public void release()
     {
-        for (final GridFuture<?> f : futures())
+        final List<GridFuture<?>> futures = futures();
+        if (!futures.isEmpty())
         {
-            f.release();
+            futures.get(0).client().release(futures); // one hand-over for all of them
         }
     }
 

@@ -4,6 +4,7 @@ import java.lang.ref.Cleaner;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A reference to a result in cluster memory. While any future for a key is alive on a client, the client
@@ -19,6 +20,7 @@ public final class GridFuture<T> implements AutoCloseable
 
     private final Client client;
     private final WantedKey want;
+    private final Release release;
     private final Cleaner.Cleanable cleanable;
     private volatile boolean released;
 
@@ -26,16 +28,49 @@ public final class GridFuture<T> implements AutoCloseable
     {
         this.client = client;
         this.want = want;
-        this.cleanable = CLEANER.register(this, new Release(client, want));
+        this.release = new Release(client, want);
+        this.cleanable = CLEANER.register(this, release);
     }
 
-    /** Must not refer to the future, or it would never become unreachable. */
-    private record Release(Client client, WantedKey want) implements Runnable
+    /**
+     * Ends this future's share of the want once, whoever comes first: {@link #release()}, a batch release or the
+     * Cleaner. Must not refer to the future, or it would never become unreachable.
+     */
+    private static final class Release extends AtomicBoolean implements Runnable
     {
+        private final Client client;
+        private final WantedKey want;
+
+        Release(final Client client, final WantedKey want)
+        {
+            this.client = client;
+            this.want = want;
+        }
+
+        boolean claim()
+        {
+            return compareAndSet(false, true);
+        }
+
         public void run()
         {
-            client.release(want);
+            if (claim())
+            {
+                client.release(want);
+            }
         }
+    }
+
+    /**
+     * For {@link Client#release(java.util.Collection)}: mark this future released and hand back its want for the
+     * caller to release with others, or null if it was released already.
+     */
+    WantedKey releaseForBatch()
+    {
+        released = true;
+        final boolean mine = release.claim();
+        cleanable.clean(); // unregisters; the action finds the want claimed and does nothing
+        return mine ? want : null;
     }
 
     /**

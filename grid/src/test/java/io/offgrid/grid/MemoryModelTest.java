@@ -199,6 +199,38 @@ class MemoryModelTest
     }
 
     @Test
+    void batchReleaseSendsOneReleasePerKeyOnceAndKeepsKeysStillHeld()
+    {
+        final List<GridFuture<long[]>> chunks = client.map((Long s) -> GridTests.megabyte(s), List.of(1L, 2L, 3L, 4L),
+            SubmitOptions.options().pure(false));
+        final SubmitOptions keyed = SubmitOptions.options().key("held-twice");
+        final GridFuture<long[]> heldA = client.submit((Long s) -> GridTests.megabyte(s), keyed, 9L);
+        final GridFuture<long[]> heldB = client.submit((Long s) -> GridTests.megabyte(s), keyed, 9L);
+        client.waitAll(chunks);
+        heldA.await(10, TimeUnit.SECONDS);
+        chunks.get(3).release();
+        await(() -> total(cluster) < 4 * MIB + 64 * 1024, 5_000, "the one released alone is freed");
+        final long before = client.releasesSent();
+
+        // Released already, listed twice, and one of two futures of a key: each counts once, and the key stays.
+        final List<GridFuture<?>> batch = new ArrayList<>(chunks);
+        batch.add(chunks.get(0));
+        batch.add(heldA);
+        client.release(batch);
+        assertTrue(chunks.stream().allMatch(GridFuture::isReleased) && heldA.isReleased() && !heldB.isReleased());
+        await(() -> total(cluster) < 2 * MIB, 5_000, "the batch's chunks freed");
+        assertEquals(before + 3, client.releasesSent(), "three keys released, each once");
+        assertEquals(9L, heldB.get()[0], "the key another future holds stays");
+        assertEquals(1, client.wantedKeyCount());
+
+        heldA.release(); // again, after the batch: nothing more
+        client.release(List.of(heldB));
+        await(() -> total(cluster) == 0, 5_000, "the last future released");
+        assertEquals(before + 4, client.releasesSent());
+        assertEquals(0, client.wantedKeyCount());
+    }
+
+    @Test
     void garbageCollectedFutureReleases()
     {
         submitAndForget();

@@ -699,12 +699,10 @@ final class Scenarios
         return futs;
     }
 
-    private static void release(final Collection<? extends GridFuture<?>> futures)
+    /** As Dask's {@code del} of a collection: one batch. */
+    private void release(final Collection<? extends GridFuture<?>> futures)
     {
-        for (final GridFuture<?> f : futures)
-        {
-            f.release();
-        }
+        client.release(futures);
     }
 
     private static boolean noneHeld(final Map<String, long[]> wh, final List<String> keys)
