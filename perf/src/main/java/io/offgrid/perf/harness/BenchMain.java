@@ -94,6 +94,11 @@ public final class BenchMain
     record Row(String scenario, String label, String unit, String path, boolean higherIsBetter,
         Double targetProcess, Double targetInProcess)
     {
+        /** @return whether only the process-workers-over-UDP mode has this figure (its same-run bare Aeron baseline). */
+        boolean overUdpOnly()
+        {
+            return path.startsWith("udp_baseline.");
+        }
     }
 
     static List<Row> rows(final Scenarios.Context c)
@@ -118,10 +123,20 @@ public final class BenchMain
                 8000.0, 8000.0),
             new Row("c_scatter_gather", "c. gather " + small, "MB/s", "direct." + small + "_gather.MBps", true,
                 8000.0, 8000.0),
+            new Row("c_scatter_gather", "c. bare Aeron UDP " + c.bigMiB + " MiB, same run", "MB/s",
+                "udp_baseline.bare_aeron_MBps", true, null, null),
+            new Row("c_scatter_gather", "c. scatter over UDP / bare Aeron UDP", "fraction",
+                "udp_baseline.big_scatter_vs_bare", true, 0.8, null),
+            new Row("c_scatter_gather", "c. gather over UDP / bare Aeron UDP", "fraction",
+                "udp_baseline.big_gather_vs_bare", true, 0.8, null),
             new Row("d_worker_to_worker", "d. worker→worker " + c.bigMiB + " MiB, task wall", "MB/s",
                 "MBps_task_wall", true, 8000.0, 8000.0),
             new Row("d_worker_to_worker", "d. worker→worker " + c.bigMiB + " MiB, copy only", "MB/s",
                 "MBps_replicate", true, 8000.0, 8000.0),
+            new Row("d_worker_to_worker", "d. bare Aeron UDP " + c.bigMiB + " MiB, same run", "MB/s",
+                "udp_baseline.bare_aeron_MBps", true, null, null),
+            new Row("d_worker_to_worker", "d. copy only over UDP / bare Aeron UDP", "fraction",
+                "udp_baseline.replicate_vs_bare", true, 0.8, null),
             new Row("e_memory_release", "e. release → worker store 0", "ms", "release_ms_worker_state_nbytes", false,
                 1.0, 1.0),
             new Row("e_memory_release", "e. release → scheduler holds no key", "ms", "release_ms_scheduler_keys",
@@ -369,7 +384,7 @@ public final class BenchMain
             {
                 cluster = c;
                 client = c.client();
-                scenarios = new Scenarios(o.sizes, c, client, !processes);
+                scenarios = new Scenarios(o.sizes, c, client, !processes, PROCESS_UDP.equals(mode));
             }
             catch (final RuntimeException ex)
             {
@@ -395,6 +410,7 @@ public final class BenchMain
         {
             try
             {
+                scenarios.close();
                 client.close();
             }
             finally
@@ -670,14 +686,20 @@ public final class BenchMain
         out.printf(" %s%n", "target (process / in-process)");
         for (final Row row : rows(o.sizes))
         {
-            if (!o.only.isEmpty() && !o.only.contains(row.scenario().substring(0, 1)))
+            if ((!o.only.isEmpty() && !o.only.contains(row.scenario().substring(0, 1))) ||
+                (row.overUdpOnly() && !modes.containsKey(PROCESS_UDP)))
             {
                 continue;
             }
             out.printf("%-50s %-8s", row.label(), row.unit());
-            for (final Object m : modes.values())
+            for (final Map.Entry<String, Object> m : modes.entrySet())
             {
-                final Map<String, Object> mode = (Map<String, Object>)m;
+                if (row.overUdpOnly() && !PROCESS_UDP.equals(m.getKey()))
+                {
+                    out.printf(" %-30s", "n/a");
+                    continue;
+                }
+                final Map<String, Object> mode = (Map<String, Object>)m.getValue();
                 final Map<String, Object> f = figure(mode, row.scenario(), row.path());
                 final Object entry = mode.get(row.scenario());
                 final boolean disturbed = entry instanceof Map &&
@@ -697,6 +719,10 @@ public final class BenchMain
             return "";
         }
         final String cmp = row.higherIsBetter() ? ">= " : "<= ";
+        if ("fraction".equals(row.unit()))
+        {
+            return cmp + fmt(row.targetProcess()) + " over UDP"; // the process-workers-over-UDP column's target
+        }
         return cmp + (null == row.targetProcess() ? "-" : fmt(row.targetProcess())) + " / " +
             (null == row.targetInProcess() ? "-" : fmt(row.targetInProcess()));
     }

@@ -6,6 +6,7 @@ import io.offgrid.client.GridFuture;
 import io.offgrid.client.ScatterOptions;
 import io.offgrid.client.SubmitOptions;
 import io.offgrid.grid.LocalCluster;
+import io.offgrid.perf.transport.BlockThroughputBench;
 import org.HdrHistogram.Histogram;
 
 import java.util.ArrayList;
@@ -24,7 +25,7 @@ import java.util.concurrent.locks.LockSupport;
  * latency, tasks/s, MB/s with MB = 10^6 bytes, ms or s for wall times). Each method returns the figures of one run
  * as a JSON-ready map; {@link BenchMain} repeats runs and takes medians.
  */
-final class Scenarios
+final class Scenarios implements AutoCloseable
 {
     /** One scenario: its letter, its name (dask_bench.py's phase name) and how to run it once. */
     record Scenario(String letter, String name, Runner runner)
@@ -120,13 +121,82 @@ final class Scenarios
     private final LocalCluster cluster;
     private final Client client;
     private final boolean inProcess;
+    private final boolean overUdp;
+    /** Bare Aeron over UDP, the baseline of the "over UDP" figures; made on first use, closed with this. */
+    private BlockThroughputBench bareUdp;
 
     Scenarios(final Context ctx, final LocalCluster cluster, final Client client, final boolean inProcess)
+    {
+        this(ctx, cluster, client, inProcess, false);
+    }
+
+    /**
+     * @param overUdp the workers stream blocks over UDP (each its own driver): c and d then also measure bare Aeron
+     *                over UDP in the same run, and give their figures as fractions of it.
+     */
+    Scenarios(final Context ctx, final LocalCluster cluster, final Client client, final boolean inProcess,
+        final boolean overUdp)
     {
         this.ctx = ctx.conclude();
         this.cluster = cluster;
         this.client = client;
         this.inProcess = inProcess;
+        this.overUdp = overUdp;
+    }
+
+    @Override
+    public void close()
+    {
+        if (null != bareUdp)
+        {
+            bareUdp.tearDown();
+            bareUdp = null;
+        }
+    }
+
+    /**
+     * Bare Aeron moving one block of {@code bytes} over UDP loopback, as BlockThroughputBench does it (each end its
+     * own driver stepped by its own thread, 1 MiB messages, the receiver copying into a touched destination, an
+     * ack): the median of 3 transfers, in MB/s. The first call sets it up and warms it (untimed).
+     */
+    private double bareUdpMBps(final long bytes)
+    {
+        if (null == bareUdp || bareUdp.size != bytes)
+        {
+            close();
+            final BlockThroughputBench b = new BlockThroughputBench();
+            b.impl = "bare";
+            b.medium = "udp";
+            b.size = bytes;
+            b.idle = "default";
+            b.chunk = 1 << 20;
+            b.readHelpers = "default";
+            b.setUp();
+            bareUdp = b;
+            for (int i = 0; i < 3; i++)
+            {
+                b.transfer();
+            }
+        }
+        final double[] mbps = new double[3];
+        for (int i = 0; i < mbps.length; i++)
+        {
+            final long t0 = System.nanoTime();
+            bareUdp.transfer();
+            mbps[i] = bytes / ((System.nanoTime() - t0) / 1e9) / 1e6;
+        }
+        Arrays.sort(mbps);
+        return mbps[1];
+    }
+
+    /** The same-run UDP baseline and each named figure (MB/s) as a fraction of it. */
+    private Map<String, Object> againstBareUdp(final long bytes, final Map<String, Double> figures)
+    {
+        final double bare = bareUdpMBps(bytes);
+        final LinkedHashMap<String, Object> m = new LinkedHashMap<>();
+        m.put("bare_aeron_MBps", LoadMonitor.round(bare, 1));
+        figures.forEach((name, mbps) -> m.put(name + "_vs_bare", null == mbps ? null : LoadMonitor.round(mbps / bare, 3)));
+        return m;
     }
 
     // ------------------------------------------------------------------------------------------- a
@@ -292,6 +362,13 @@ final class Scenarios
         out.put("note", "the client streams blocks straight to and from the workers (Dask's direct=True path); " +
             "the scheduler only places keys");
         out.put("direct", direct);
+        if (overUdp)
+        {
+            final LinkedHashMap<String, Double> figures = new LinkedHashMap<>();
+            figures.put("big_scatter", (Double)bigScatter.get("MBps"));
+            figures.put("big_gather", (Double)bigGather.get("MBps"));
+            out.put("udp_baseline", againstBareUdp(big.length * 8L, figures));
+        }
         return out;
     }
 
@@ -371,6 +448,12 @@ final class Scenarios
         out.put("MBps_replicate", t1 < 0 ? null : mbps(nbytes, t1 - t0));
         f.release();
         waitIdle();
+        if (overUdp)
+        {
+            final LinkedHashMap<String, Double> figures = new LinkedHashMap<>();
+            figures.put("replicate", (Double)out.get("MBps_replicate"));
+            out.put("udp_baseline", againstBareUdp(nbytes, figures));
+        }
         return out;
     }
 

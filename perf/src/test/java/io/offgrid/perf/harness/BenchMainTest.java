@@ -56,6 +56,11 @@ class BenchMainTest
         }
         for (final BenchMain.Row row : BenchMain.rows(o.sizes))
         {
+            if (row.overUdpOnly())
+            {
+                assertNull(BenchMain.figure(mode, row.scenario(), row.path()), "no UDP baseline in-process");
+                continue;
+            }
             final Map<String, Object> f = BenchMain.figure(mode, row.scenario(), row.path());
             if (null == f)
             {
@@ -79,6 +84,45 @@ class BenchMainTest
         final String printed = table.toString(StandardCharsets.UTF_8);
         assertTrue(printed.contains("a. submit→result p50"), printed);
         assertFalse(printed.contains(" - "), () -> "a figure is missing from the table:\n" + printed);
+    }
+
+    @Test
+    @Timeout(value = 180, unit = TimeUnit.SECONDS)
+    @SuppressWarnings("unchecked")
+    void overUdpTheDataScenariosMeasureBareAeronInTheSameRun(@TempDir final Path dir) throws Exception
+    {
+        final BenchMain.Options o = BenchMain.parse(new String[]{"--size", "smoke", "--only", "c,d", "--runs", "2",
+            "--warmup", "0", "--workers", "process-udp", "--json", dir.resolve("u.json").toString()});
+        final ByteArrayOutputStream table = new ByteArrayOutputStream();
+        o.out = new PrintStream(table, true, StandardCharsets.UTF_8);
+        final Map<String, Object> results = BenchMain.run(o, new LinkedHashMap<>());
+        final Map<String, Object> mode = (Map<String, Object>)((Map<String, Object>)results.get("modes")).get("process_udp");
+        assertNull(mode.get("error"), () -> "cluster error: " + mode.get("error"));
+        int udpRows = 0;
+        for (final BenchMain.Row row : BenchMain.rows(o.sizes))
+        {
+            if (!row.overUdpOnly())
+            {
+                continue;
+            }
+            udpRows++;
+            final Map<String, Object> f = BenchMain.figure(mode, row.scenario(), row.path());
+            assertNotNull(f, row.scenario() + "." + row.path());
+            assertEquals(2, f.get("n"), "one baseline per timed run: " + row.path());
+            final double min = ((Number)f.get("min")).doubleValue();
+            assertTrue(min > 0 && Double.isFinite(((Number)f.get("max")).doubleValue()), row.path() + " " + f);
+        }
+        assertEquals(5, udpRows);
+        // Each run's fractions are that run's figures over that run's baseline.
+        for (final Object run : (List<Object>)((Map<String, Object>)mode.get("c_scatter_gather")).get("runs"))
+        {
+            final Map<String, Object> c = (Map<String, Object>)run;
+            final double scatter = (Double)((Map<String, Object>)((Map<String, Object>)c.get("direct")).get("big_scatter")).get("MBps");
+            final Map<String, Object> base = (Map<String, Object>)c.get("udp_baseline");
+            assertEquals(scatter / (Double)base.get("bare_aeron_MBps"), (Double)base.get("big_scatter_vs_bare"), 0.002);
+        }
+        final String printed = table.toString(StandardCharsets.UTF_8);
+        assertTrue(printed.contains("c. scatter over UDP / bare Aeron UDP") && printed.contains(">= 0.80 over UDP"), printed);
     }
 
     @Test
