@@ -410,7 +410,6 @@ public final class BenchMain
         {
             try
             {
-                scenarios.close();
                 client.close();
             }
             finally
