@@ -1552,80 +1552,131 @@ public final class Client implements AutoCloseable
 
     /**
      * Release many futures at once, like {@link GridFuture#release()} on each, with one hand-over to the client's
-     * event loop for the lot (Python's {@code del} of a persisted collection). Futures already released are
-     * skipped; those of another client are released through it.
+     * event loop for the lot (Python's {@code del} of a persisted collection). Futures already released, or listed
+     * more than once, count once; those of another client are released through it, after this client's.
      *
-     * @param futures the futures.
+     * @param futures the futures; no null elements.
+     * @throws NullPointerException if one is null; the futures before it are released all the same.
      */
     public void release(final Collection<? extends GridFuture<?>> futures)
     {
         final ArrayList<WantedKey> mine = new ArrayList<>(futures.size());
-        for (final GridFuture<?> f : futures)
+        ArrayList<GridFuture<?>> others = null;
+        try
         {
-            if (f.client() != this)
+            for (final GridFuture<?> f : futures)
             {
-                f.release();
-                continue;
-            }
-            final WantedKey w = f.releaseForBatch();
-            if (null != w)
-            {
-                mine.add(w);
+                if (f.client() != this)
+                {
+                    if (null == others)
+                    {
+                        others = new ArrayList<>();
+                    }
+                    others.add(f);
+                    continue;
+                }
+                final WantedKey w = f.releaseForBatch();
+                if (null != w)
+                {
+                    mine.add(w);
+                }
             }
         }
-        releaseWants(mine);
+        finally
+        {
+            // Wants claimed above must be ended even if the loop stopped: their futures' Cleaners no longer will.
+            final ArrayList<String> keys = new ArrayList<>(mine.size());
+            synchronized (wants)
+            {
+                for (final WantedKey w : mine)
+                {
+                    final String key = endWantLocked(w);
+                    if (null != key)
+                    {
+                        keys.add(key);
+                    }
+                }
+            }
+            queueReleases(keys);
+        }
+        if (null != others)
+        {
+            for (final GridFuture<?> f : others)
+            {
+                f.release();
+            }
+        }
     }
 
     void release(final WantedKey w)
     {
-        releaseWants(List.of(w));
-    }
-
-    private void releaseWants(final List<WantedKey> ws)
-    {
-        final ArrayList<String> keys = new ArrayList<>(ws.size());
+        final String key;
         synchronized (wants)
         {
-            for (final WantedKey w : ws)
-            {
-                if (--w.count > 0 || wants.get(w.key) != w)
-                {
-                    continue;
-                }
-                wants.remove(w.key);
-                if (null != w.inline)
-                {
-                    store.remove(w.inline);
-                    w.inline = null;
-                }
-                if (!w.schedulerDropped()) // else the scheduler cancelled it for us: it holds no want of ours
-                {
-                    keys.add(w.key);
-                }
-            }
+            key = endWantLocked(w);
         }
-        if (!closed && !keys.isEmpty())
+        if (null != key)
         {
-            // Releases batch: the last queued release (or a full batch) sends them in one message, and any other
-            // message to the scheduler sends the batch first, so the scheduler sees wants and releases in the
-            // order they were made. The agent never queues a command itself (its own queue may be full).
-            releasesQueued.incrementAndGet();
-            try
+            queueReleases(List.of(key));
+        }
+    }
+
+    /**
+     * One future's share of a want ends; the want ends with its last.
+     *
+     * @return the key to release on the scheduler, or null (other futures still hold it, or the scheduler
+     * cancelled it for this client and holds no want of ours).
+     */
+    private String endWantLocked(final WantedKey w)
+    {
+        if (--w.count > 0 || wants.get(w.key) != w)
+        {
+            return null;
+        }
+        wants.remove(w.key);
+        if (null != w.inline)
+        {
+            store.remove(w.inline);
+            w.inline = null;
+        }
+        return w.schedulerDropped() ? null : w.key;
+    }
+
+    private void queueReleases(final List<String> keys)
+    {
+        if (closed || keys.isEmpty())
+        {
+            return;
+        }
+        // Releases batch: the last queued release (or a full batch) sends them in one message, and any other
+        // message to the scheduler sends the batch first. A key wanted again before its release reaches the agent
+        // is not released: wants are a set on the scheduler, so the new want (sent before or after) keeps it. The
+        // agent never queues a command itself (its own queue may be full).
+        releasesQueued.incrementAndGet();
+        try
+        {
+            node.execute(() ->
             {
-                node.execute(() ->
+                synchronized (wants)
                 {
-                    releaseBatch.addAll(keys);
-                    if (releasesQueued.decrementAndGet() == 0 || releaseBatch.size() >= RELEASE_BATCH_LIMIT)
+                    for (final String key : keys)
                     {
-                        flushReleases();
+                        if (!wants.containsKey(key))
+                        {
+                            releaseBatch.add(key);
+                        }
                     }
-                });
-            }
-            catch (final RuntimeException ex)
-            {
-                releasesQueued.decrementAndGet();
-                throw ex;
-            }
+                }
+                if (releasesQueued.decrementAndGet() == 0 || releaseBatch.size() >= RELEASE_BATCH_LIMIT)
+                {
+                    flushReleases();
+                }
+            });
+        }
+        catch (final RuntimeException ex)
+        {
+            releasesQueued.decrementAndGet();
+            throw ex;
         }
     }
 

@@ -60,6 +60,7 @@ import java.util.concurrent.TimeUnit;
 public class BlockThroughputBench
 {
     private static final int CHUNK = 1024 * 1024;
+    private static final long TRANSFER_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(60);
 
     /** bare Aeron or the Offgrid transport. */
     @Param({"bare", "offgrid"})
@@ -260,12 +261,15 @@ public class BlockThroughputBench
     public boolean transfer()
     {
         done = false;
+        // A stalled end fails the call instead of hanging the benchmark (or the bench harness that uses it).
+        final long deadline = System.nanoTime() + TRANSFER_TIMEOUT_NS;
         if (null != sender)
         {
             sender.sendBlock(2, src, size, chunkView, 0, 0);
             while (!done)
             {
                 sender.doWork();
+                checkDeadline(deadline);
             }
             return done;
         }
@@ -276,14 +280,25 @@ public class BlockThroughputBench
             while (dataPub.offer(chunkView, 0, n) < 0)
             {
                 bareSender.invoke();
+                checkDeadline(deadline);
             }
         }
         while (!done)
         {
             bareSender.invoke();
             ackSub.poll(onAck, 1);
+            checkDeadline(deadline);
         }
         return done;
+    }
+
+    private void checkDeadline(final long deadline)
+    {
+        if (System.nanoTime() - deadline > 0)
+        {
+            throw new IllegalStateException(impl + " " + medium + " transfer of " + size + " bytes took more than " +
+                TimeUnit.NANOSECONDS.toSeconds(TRANSFER_TIMEOUT_NS) + " s");
+        }
     }
 
     /**
