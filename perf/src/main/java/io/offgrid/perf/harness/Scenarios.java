@@ -123,14 +123,10 @@ final class Scenarios
     private final boolean inProcess;
     private final boolean overUdp;
 
-    Scenarios(final Context ctx, final LocalCluster cluster, final Client client, final boolean inProcess)
-    {
-        this(ctx, cluster, client, inProcess, false);
-    }
-
     /**
-     * @param overUdp the workers stream blocks over UDP (each its own driver): c and d then also measure bare Aeron
-     *                over UDP in the same run, and give their figures as fractions of it.
+     * @param inProcess the workers run in this JVM (e reads their stores directly).
+     * @param overUdp   the workers stream blocks over UDP (each its own driver): c and d then also measure bare
+     *                  Aeron over UDP in the same run, and give their figures as fractions of it.
      */
     Scenarios(final Context ctx, final LocalCluster cluster, final Client client, final boolean inProcess,
         final boolean overUdp)
