@@ -1649,9 +1649,9 @@ public final class Client implements AutoCloseable
             return;
         }
         // Releases batch: the last queued release (or a full batch) sends them in one message, and any other
-        // message to the scheduler sends the batch first. A key wanted again before its release reaches the agent
-        // is not released: wants are a set on the scheduler, so the new want (sent before or after) keeps it. The
-        // agent never queues a command itself (its own queue may be full).
+        // message to the scheduler sends the batch first. A key wanted again by the time its release reaches the
+        // agent is not released: wants are a set on the scheduler, so its new want (queued before or after this)
+        // keeps it. The agent never queues a command itself (its own queue may be full).
         releasesQueued.incrementAndGet();
         try
         {
