@@ -81,33 +81,6 @@ public final class SharedDuty
     }
 
     /**
-     * Run one cycle on the calling thread if nobody holds the duty (say, to send what this thread just handed the
-     * node, without waking its thread).
-     *
-     * @return whether a cycle ran.
-     */
-    public boolean runOnce()
-    {
-        if (closed || Thread.currentThread().isInterrupted() || lock.isHeldByCurrentThread() || !lock.tryLock())
-        {
-            return false;
-        }
-        try
-        {
-            if (closed)
-            {
-                return false;
-            }
-            helpedCycle();
-            return true;
-        }
-        finally
-        {
-            lock.unlock();
-        }
-    }
-
-    /**
      * Run the node's cycles on the calling thread until {@code done} holds, no cycle has found work for
      * {@code idleBudgetNs}, {@code maxNs} have passed, the calling thread is interrupted, or the duty is closed.
      * Cycles another thread runs meanwhile are not waited for: the caller polls {@code done} between attempts.

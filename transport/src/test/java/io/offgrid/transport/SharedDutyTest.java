@@ -99,14 +99,13 @@ class SharedDutyTest
             cycles.incrementAndGet();
             // A client get() inside a cycle: must neither recurse nor wait for itself.
             assertFalse(self.get().helpUntil(() -> false, BUDGET_NS, Long.MAX_VALUE));
-            assertFalse(self.get().runOnce());
             assertTrue(self.get().heldByCurrentThread());
             depth.decrementAndGet();
             return 0;
         }, () -> { }, Throwable::printStackTrace);
         self.set(duty);
 
-        assertTrue(duty.runOnce());
+        duty.ownerCycle();
         duty.ownerCycle();
         assertEquals(2, cycles.get());
         assertEquals(1, maxDepth.get());
@@ -142,7 +141,6 @@ class SharedDutyTest
         try
         {
             assertFalse(duty.helpUntil(() -> false, BUDGET_NS, Long.MAX_VALUE));
-            assertFalse(duty.runOnce());
             assertEquals(0, cycles.get(), "an interrupted caller must not step a driver (Agrona would stop it)");
             assertTrue(Thread.currentThread().isInterrupted(), "the flag stays for the caller's own wait to throw");
         }
@@ -211,7 +209,6 @@ class SharedDutyTest
 
         final int after = cycles.get();
         assertEquals(0, duty.ownerCycle());
-        assertFalse(duty.runOnce());
         assertFalse(duty.helpUntil(() -> false, BUDGET_NS, Long.MAX_VALUE));
         assertEquals(after, cycles.get(), "no cycle after close");
     }
