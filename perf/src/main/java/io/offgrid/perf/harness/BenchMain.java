@@ -25,11 +25,12 @@ import java.util.concurrent.TimeUnit;
  * (Aeron IPC), prints a table and writes every figure as JSON.
  * <pre>
  * BenchMain [--only a,b,...] [--json FILE] [--workers process|process-udp|inprocess|both] [--runs N]
- *           [--size full|smoke] [--wait-quiet SECONDS] [--deadline SECONDS]
+ *           [--size full|smoke] [--wait-quiet SECONDS] [--deadline SECONDS] [--profile DIR [--profile-event EVENT]]
  * </pre>
  * Each figure is the median of {@code --runs} runs with their min and max. The machine's load is sampled from
  * {@code /proc/stat} against this process tree's own CPU; a phase during which other processes used more than
- * 0.1 core on average is marked disturbed.
+ * 0.1 core on average is marked disturbed. With {@code --profile}, async-profiler records each scenario's timed runs
+ * in every process of the cluster ({@link ScenarioProfiler}).
  */
 public final class BenchMain
 {
@@ -62,6 +63,10 @@ public final class BenchMain
         String workerCpus = "none";
         /** JVM options of process workers (LocalCluster.Builder#workerJvmOptions); null = the library's default. */
         List<String> workerJvmOptions;
+        /** Where async-profiler profiles of each scenario's timed runs go; null = no profiling. */
+        Path profileDir;
+        /** async-profiler's event for them: {@link ScenarioProfiler#EVENTS}. */
+        String profileEvent = "cpu";
         PrintStream out = System.out;
 
         Options conclude()
@@ -84,6 +89,11 @@ public final class BenchMain
                 {
                     throw new IllegalArgumentException("unknown scenario '" + letter + "' (a,b,c,d,e,f,g,h)");
                 }
+            }
+            if (!ScenarioProfiler.EVENTS.contains(profileEvent))
+            {
+                throw new IllegalArgumentException("--profile-event must be one of " + ScenarioProfiler.EVENTS + ": " +
+                    profileEvent);
             }
             sizes.conclude();
             return this;
@@ -203,6 +213,7 @@ public final class BenchMain
             "usage: bench [--only a,b,...] [--json FILE] [--workers process|process-udp|inprocess|both] [--runs N]",
             "             [--warmup N] [--warmup-seconds S] [--size full|smoke] [--wait-quiet SECONDS]",
             "             [--quiet-cores CORES] [--deadline SECONDS] [--worker-cpus auto|none|LIST] [--worker-jvm \"OPTIONS\"]",
+            "             [--profile DIR [--profile-event cpu|itimer|wall|alloc|lock]]",
             "  scenarios (as shared/peers/dask_bench.py): a submit latency, b throughput, c scatter/gather,",
             "  d worker-to-worker, e memory release, f restart, g cancel, h replicate/rebalance",
             "  workers: process = process workers on the cluster's driver (shared memory), process-udp = each its own",
@@ -212,6 +223,8 @@ public final class BenchMain
             "  worker-cpus: where process workers run (LocalCluster.Builder#workerCpus); none leaves placement to",
             "  the OS, auto keeps them off the lowest CPU",
             "  worker-jvm: process workers' JVM options, replacing LocalCluster's default (heap, GC)",
+            "  profile: async-profiler flame graph and text profile of each scenario's timed runs, per process",
+            "  (this JVM and each process worker), into DIR; profile-event: cpu (default), itimer, wall, alloc, lock",
             "  defaults: all scenarios, both, 3 runs after 1 warm-up, full sizes, no waiting, 900 s deadline, none");
     }
 
@@ -265,6 +278,8 @@ public final class BenchMain
                 case "--warmup" -> o.warmups = parseInt(a, v);
                 case "--warmup-seconds" -> o.warmupSeconds = parseDouble(a, v);
                 case "--worker-jvm" -> o.workerJvmOptions = List.of(v.trim().split("\\s+"));
+                case "--profile" -> o.profileDir = Paths.get(v);
+                case "--profile-event" -> o.profileEvent = v;
                 case "--size" -> o.sizes = switch (v)
                 {
                     case "full" -> new Scenarios.Context();
@@ -322,7 +337,8 @@ public final class BenchMain
             results.put("errors", new LinkedHashMap<String, Object>());
             results.put("env", env(o));
         }
-        try (LoadMonitor mon = new LoadMonitor(250))
+        try (LoadMonitor mon = new LoadMonitor(250);
+            ScenarioProfiler profiler = null == o.profileDir ? null : ScenarioProfiler.open(o.profileDir, o.profileEvent))
         {
             final Map<String, Object> pre = waitQuiet(o, mon);
             synchronized (results)
@@ -343,7 +359,7 @@ public final class BenchMain
                 {
                     modes.put(mode, m);
                 }
-                runMode(o, mon, mode, m, results);
+                runMode(o, mon, profiler, mode, m, results);
             }
             final Map<String, Object> runLoad = LoadMonitor.delta(runStart, mon.snap());
             synchronized (results)
@@ -419,8 +435,8 @@ public final class BenchMain
         }
     }
 
-    private static void runMode(final Options o, final LoadMonitor mon, final String mode,
-        final Map<String, Object> m, final Map<String, Object> results)
+    private static void runMode(final Options o, final LoadMonitor mon, final ScenarioProfiler profiler,
+        final String mode, final Map<String, Object> m, final Map<String, Object> results)
     {
         final boolean processes = !INPROCESS.equals(mode);
         log(o, "starting LocalCluster(workers=2, threadsPerWorker=1, " + mode + ")");
@@ -459,61 +475,84 @@ public final class BenchMain
                 // timed runs; only timed runs give figures and loads.
                 final long warmupEnd = System.nanoTime() + (long)(o.warmupSeconds * 1e9);
                 int warmupsDone = 0;
-                for (int r = 0; r < o.runs; )
+                List<String> profileStartErrors = null; // non-null while the timed runs are profiled
+                try
                 {
-                    final boolean warmup = warmupsDone < o.warmups || System.nanoTime() < warmupEnd;
-                    final String what = warmup ? "warm-up " + (warmupsDone + 1) + (o.warmupSeconds > 0 ? "" : "/" + o.warmups) :
-                        "run " + (r + 1) + "/" + o.runs;
-                    if (warmup)
+                    for (int r = 0; r < o.runs; )
                     {
-                        warmupsDone++;
-                    }
-                    else
-                    {
-                        r++;
-                    }
-                    final List<Object> failures = warmup ? warmupErrors : errors;
-                    log(o, mode + " " + sc.name() + " " + what);
-                    final LoadMonitor.Snapshot a = mon.snap();
-                    try
-                    {
-                        final Object figures = sc.runner().run(bench.scenarios);
-                        if (!warmup)
+                        final boolean warmup = warmupsDone < o.warmups || System.nanoTime() < warmupEnd;
+                        final String what = warmup ? "warm-up " + (warmupsDone + 1) + (o.warmupSeconds > 0 ? "" : "/" + o.warmups) :
+                            "run " + (r + 1) + "/" + o.runs;
+                        if (warmup)
                         {
-                            runs.add(figures);
-                        }
-                    }
-                    catch (final Exception | OutOfMemoryError ex)
-                    {
-                        failures.add(ex.getClass().getSimpleName() + ": " + ex.getMessage());
-                        log(o, mode + " " + sc.name() + " " + what + " FAILED: " + ex);
-                        if (bench.healthy())
-                        {
-                            bench.scenarios.waitIdle();
+                            warmupsDone++;
                         }
                         else
                         {
-                            // A lost worker would spoil every later figure: start a fresh cluster.
-                            failures.add("a worker was lost: the cluster was restarted after this " +
-                                (warmup ? "warm-up" : "run"));
-                            log(o, mode + " cluster lost a worker; starting a fresh one");
-                            bench.close();
-                            bench = null;
-                            bench = new Bench(o, mode);
-                            restarts++;
+                            r++;
+                        }
+                        final List<Object> failures = warmup ? warmupErrors : errors;
+                        log(o, mode + " " + sc.name() + " " + what);
+                        if (!warmup && null != profiler && null == profileStartErrors)
+                        {
+                            profileStartErrors = profiler.start(mode + "-" + sc.name(), bench.cluster);
+                        }
+                        final LoadMonitor.Snapshot a = mon.snap();
+                        try
+                        {
+                            final Object figures = sc.runner().run(bench.scenarios);
+                            if (!warmup)
+                            {
+                                runs.add(figures);
+                            }
+                        }
+                        catch (final Exception | OutOfMemoryError ex)
+                        {
+                            failures.add(ex.getClass().getSimpleName() + ": " + ex.getMessage());
+                            log(o, mode + " " + sc.name() + " " + what + " FAILED: " + ex);
+                            if (bench.healthy())
+                            {
+                                bench.scenarios.waitIdle();
+                            }
+                            else
+                            {
+                                // A lost worker would spoil every later figure: start a fresh cluster.
+                                failures.add("a worker was lost: the cluster was restarted after this " +
+                                    (warmup ? "warm-up" : "run"));
+                                log(o, mode + " cluster lost a worker; starting a fresh one");
+                                bench.close();
+                                bench = null;
+                                bench = new Bench(o, mode);
+                                restarts++;
+                            }
+                        }
+                        if (warmup)
+                        {
+                            continue;
+                        }
+                        final Map<String, Object> load = LoadMonitor.delta(a, mon.snap());
+                        loads.add(load);
+                        if (LoadMonitor.disturbed(load))
+                        {
+                            disturbed = true;
+                            log(o, "WARNING: other processes used " + load.get("foreign_cores_avg") + " cores on average" +
+                                " during " + sc.name() + ": figures are disturbed");
                         }
                     }
-                    if (warmup)
+                }
+                finally
+                {
+                    if (null != profileStartErrors)
                     {
-                        continue;
-                    }
-                    final Map<String, Object> load = LoadMonitor.delta(a, mon.snap());
-                    loads.add(load);
-                    if (LoadMonitor.disturbed(load))
-                    {
-                        disturbed = true;
-                        log(o, "WARNING: other processes used " + load.get("foreign_cores_avg") + " cores on average" +
-                            " during " + sc.name() + ": figures are disturbed");
+                        final Map<String, Object> profile = profiler.stop();
+                        @SuppressWarnings("unchecked") final List<String> profileErrors = (List<String>)profile.get("errors");
+                        profileErrors.addAll(0, profileStartErrors);
+                        log(o, mode + " " + sc.name() + " profiles: " + profile.get("files") +
+                            (profileErrors.isEmpty() ? "" : " errors: " + profileErrors));
+                        synchronized (results)
+                        {
+                            entry.put("profile", profile);
+                        }
                     }
                 }
                 synchronized (results)
@@ -774,6 +813,8 @@ public final class BenchMain
         env.put("worker_cpus", o.workerCpus);
         env.put("worker_jvm_options", null != o.workerJvmOptions ? o.workerJvmOptions : LocalCluster.builder().workerJvmOptions());
         env.put("params", o.sizes.toMap());
+        // A profiled run's figures carry the profiler's sampling cost: not for comparison with unprofiled ones.
+        env.put("profile_event", null == o.profileDir ? null : o.profileEvent);
         return env;
     }
 

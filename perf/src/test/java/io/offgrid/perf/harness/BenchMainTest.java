@@ -126,6 +126,72 @@ class BenchMainTest
     }
 
     @Test
+    @Timeout(value = 180, unit = TimeUnit.SECONDS)
+    @SuppressWarnings("unchecked")
+    void profileRecordsTheTimedRunsInTheBenchAndEachProcessWorker(@TempDir final Path dir) throws Exception
+    {
+        final Path profiles = dir.resolve("profiles");
+        final BenchMain.Options o = BenchMain.parse(new String[]{"--size", "smoke", "--only", "a,b", "--runs", "1",
+            "--warmup", "1", "--workers", "process", "--profile", profiles.toString(), "--json", dir.resolve("p.json").toString()});
+        o.out = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        final List<Path> librariesBefore = profilerLibraries();
+        final Map<String, Object> results = BenchMain.run(o, new LinkedHashMap<>());
+        final Map<String, Object> mode = (Map<String, Object>)((Map<String, Object>)results.get("modes")).get("process");
+        assertNull(mode.get("error"), () -> "cluster error: " + mode.get("error"));
+        assertEquals("cpu", ((Map<String, Object>)results.get("env")).get("profile_event"));
+        for (final String scenario : List.of("a_submit_latency", "b_throughput"))
+        {
+            final Map<String, Object> profile = (Map<String, Object>)((Map<String, Object>)mode.get(scenario)).get("profile");
+            assertNotNull(profile, scenario);
+            assertEquals(List.of(), profile.get("errors"), scenario);
+            final Map<String, Object> top = (Map<String, Object>)profile.get("top");
+            assertEquals(3, top.size(), () -> scenario + ": the bench and two process workers, " + top.keySet());
+            for (final String process : top.keySet())
+            {
+                final Path html = profiles.resolve("process-" + scenario + "-" + process + ".html");
+                final Path txt = profiles.resolve("process-" + scenario + "-" + process + ".txt");
+                assertTrue(((List<String>)profile.get("files")).containsAll(List.of(html.toString(), txt.toString())));
+                assertTrue(Files.readString(html).contains("<html"), html + " is a flame graph");
+                assertTrue(Files.readString(txt).contains("Total samples"), txt.toString());
+            }
+            // The bench JVM ran the client's loop: its hottest frames are samples, not an empty list.
+            assertFalse(((List<String>)top.get("bench")).isEmpty(), scenario + " " + top);
+        }
+        // The library's temporary copy is gone; the profiled processes keep it loaded until they exit.
+        assertEquals(librariesBefore, profilerLibraries());
+    }
+
+    private static List<Path> profilerLibraries() throws java.io.IOException
+    {
+        try (var tmp = Files.list(Path.of(System.getProperty("java.io.tmpdir"))))
+        {
+            return tmp.filter(p -> p.getFileName().toString().startsWith("offgrid-asprof-")).sorted().toList();
+        }
+    }
+
+    @Test
+    void topFramesAreTheFlatSectionOfAnAsyncProfilerTextProfile()
+    {
+        final String text = String.join("\n",
+            "--- Execution profile ---",
+            "Total samples       : 513",
+            "",
+            "--- 146119559 ns (28.36%), 147 samples",
+            "  [ 0] java.util.Arrays.hashCode",
+            "",
+            "          ns  percent  samples  top",
+            "  ----------  -------  -------  ---",
+            "   146119559   28.36%      147  java.util.Arrays.hashCode",
+            "   111225497   21.59%      110  pvm_irq_enable_[k]",
+            "   105830711   20.54%      106  __memset_avx512_unaligned_erms",
+            "");
+        assertEquals(List.of("28.36% java.util.Arrays.hashCode", "21.59% pvm_irq_enable_[k]"),
+            ScenarioProfiler.topFrames(text, 2));
+        assertEquals(3, ScenarioProfiler.topFrames(text, 8).size());
+        assertEquals(List.of(), ScenarioProfiler.topFrames("no profile", 8));
+    }
+
+    @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     @SuppressWarnings("unchecked")
     void warmUpsGoOnUntilTheirTimeHasPassed(@TempDir final Path dir) throws Exception
@@ -178,6 +244,9 @@ class BenchMainTest
         assertEquals(2.5, BenchMain.parse(new String[]{"--warmup-seconds", "2.5"}).warmupSeconds);
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--warmup-seconds", "-1"}))
             .getMessage().contains("--warmup-seconds"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--profile-event", "gc"}))
+            .getMessage().contains("--profile-event"));
+        assertNull(BenchMain.parse(new String[0]).profileDir);
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--workers", "x"}))
             .getMessage().contains("process|process-udp|inprocess|both"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--json"}))

@@ -1,0 +1,286 @@
+package io.offgrid.perf.harness;
+
+import com.sun.tools.attach.VirtualMachine;
+import io.offgrid.grid.LocalCluster;
+import one.profiler.AsyncProfiler;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * async-profiler recordings of one scenario's timed runs, in every process of the cluster: in this JVM (the client,
+ * the scheduler, in-process workers) through async-profiler's Java API, and in each process worker by loading the
+ * same library into it through the JDK's attach API, as async-profiler's own launcher does. Each process gets a flame
+ * graph ({@code .html}, one root per thread) and a text profile ({@code .txt}: the hottest frames, then the hottest
+ * stacks). The library comes from async-profiler's jar on the class path, copied to a temporary file that
+ * {@link #close()} deletes.
+ * <p>
+ * A profile costs the run a little CPU (a sample a millisecond per busy thread); the bench marks profiled figures so.
+ */
+final class ScenarioProfiler implements AutoCloseable
+{
+    /** Events async-profiler takes here; cpu = perf_events CPU time, wall = all threads, running or not. */
+    static final Set<String> EVENTS = Set.of("cpu", "itimer", "wall", "alloc", "lock");
+    /** Frames of each process's flat profile kept in the JSON; the text file has more. */
+    static final int TOP_FRAMES = 8;
+
+    private final Path dir;
+    private final String event;
+    private final Path libraryDir;
+    private final Path library;
+    private final AsyncProfiler self;
+    private String label;
+    private final List<Target> targets = new ArrayList<>();
+
+    /** A process being profiled: this JVM (pid 0 here) or a process worker. */
+    private record Target(String name, long pid)
+    {
+    }
+
+    private ScenarioProfiler(final Path dir, final String event, final Path libraryDir, final Path library)
+    {
+        this.dir = dir;
+        this.event = event;
+        this.libraryDir = libraryDir;
+        this.library = library;
+        this.self = AsyncProfiler.getInstance(library.toString());
+    }
+
+    /**
+     * @param dir   where profiles go (created if missing).
+     * @param event one of {@link #EVENTS}.
+     * @return a profiler with async-profiler loaded into this JVM.
+     * @throws IOException           if the directory or the library's copy cannot be made.
+     * @throws IllegalStateException if async-profiler has no library for this platform or cannot load here.
+     */
+    static ScenarioProfiler open(final Path dir, final String event) throws IOException
+    {
+        if (!EVENTS.contains(event))
+        {
+            throw new IllegalArgumentException("profile event must be one of " + EVENTS + ": " + event);
+        }
+        final String os = System.getProperty("os.name").toLowerCase(Locale.ROOT);
+        final String arch = System.getProperty("os.arch");
+        final String platform = !os.contains("linux") ? null :
+            "amd64".equals(arch) || "x86_64".equals(arch) ? "linux-x64" : "aarch64".equals(arch) ? "linux-arm64" : null;
+        if (null == platform)
+        {
+            throw new IllegalStateException("async-profiler has no library for " + os + "/" + arch + " in its jar");
+        }
+        Files.createDirectories(dir);
+        final Path libraryDir = Files.createTempDirectory("offgrid-asprof-");
+        try
+        {
+            final Path library = libraryDir.resolve("libasyncProfiler.so");
+            try (InputStream in = AsyncProfiler.class.getResourceAsStream("/" + platform + "/libasyncProfiler.so"))
+            {
+                if (null == in)
+                {
+                    throw new IllegalStateException("async-profiler's jar has no " + platform + " library");
+                }
+                Files.copy(in, library, StandardCopyOption.REPLACE_EXISTING);
+            }
+            return new ScenarioProfiler(dir.toAbsolutePath(), event, libraryDir, library);
+        }
+        catch (final IOException | RuntimeException | UnsatisfiedLinkError ex)
+        {
+            deleteLibrary(libraryDir);
+            if (ex instanceof UnsatisfiedLinkError)
+            {
+                throw new IllegalStateException("async-profiler does not load here: " + ex.getMessage(), ex);
+            }
+            throw ex;
+        }
+    }
+
+    /**
+     * Start recording in this JVM and in each live process worker of {@code cluster}.
+     *
+     * @param label   names the files: {@code <label>-bench.html}, {@code <label>-worker<id>.txt}, ...
+     * @param cluster the cluster whose process workers are profiled too.
+     * @return errors (a worker that could not be attached), empty if every process records.
+     */
+    List<String> start(final String label, final LocalCluster cluster)
+    {
+        if (null != this.label)
+        {
+            throw new IllegalStateException("already recording " + this.label);
+        }
+        this.label = label;
+        targets.clear();
+        final List<String> errors = new ArrayList<>();
+        final String start = "start,event=" + event + ("alloc".equals(event) || "lock".equals(event) ? "" : ",interval=1ms") +
+            ",threads";
+        try
+        {
+            self.execute(start);
+            targets.add(new Target("bench", 0));
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            errors.add("bench JVM: " + ex.getMessage());
+        }
+        for (final LocalCluster.WorkerHandle w : cluster.workers())
+        {
+            if (!w.isProcess() || !w.isAlive())
+            {
+                continue;
+            }
+            final String name = "worker" + w.id();
+            try
+            {
+                command(w.pid(), start);
+                targets.add(new Target(name, w.pid()));
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                errors.add(name + " (pid " + w.pid() + "): " + ex);
+            }
+        }
+        return errors;
+    }
+
+    /**
+     * Stop recording everywhere and write each process's flame graph and text profile.
+     *
+     * @return {@code event}, {@code files}, {@code top} (each process's hottest frames) and {@code errors}.
+     */
+    Map<String, Object> stop()
+    {
+        final Map<String, Object> out = new LinkedHashMap<>();
+        final List<String> files = new ArrayList<>();
+        final Map<String, Object> top = new LinkedHashMap<>();
+        final List<String> errors = new ArrayList<>();
+        out.put("event", event);
+        for (final Target t : targets)
+        {
+            final Path html = dir.resolve(label + "-" + t.name() + ".html");
+            final Path txt = dir.resolve(label + "-" + t.name() + ".txt");
+            try
+            {
+                final String flat = "dump,file=" + txt + ",flat=30,traces=12";
+                final String graph = "dump,flamegraph,file=" + html;
+                if (0 == t.pid())
+                {
+                    self.execute("stop");
+                    self.execute(flat);
+                    self.execute(graph);
+                }
+                else
+                {
+                    command(t.pid(), "stop");
+                    command(t.pid(), flat);
+                    command(t.pid(), graph);
+                }
+                files.add(html.toString());
+                files.add(txt.toString());
+                top.put(t.name(), topFrames(Files.readString(txt, StandardCharsets.UTF_8), TOP_FRAMES));
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                errors.add(t.name() + ": " + ex);
+            }
+        }
+        targets.clear();
+        label = null;
+        out.put("files", files);
+        out.put("top", top);
+        out.put("errors", errors);
+        return out;
+    }
+
+    /**
+     * @param profile async-profiler's text output.
+     * @param n       how many frames.
+     * @return the first {@code n} lines of its flat section as "percent frame", hottest first.
+     */
+    static List<String> topFrames(final String profile, final int n)
+    {
+        final List<String> frames = new ArrayList<>();
+        boolean inFlat = false;
+        for (final String line : profile.split("\n"))
+        {
+            final String s = line.trim();
+            if (!inFlat)
+            {
+                inFlat = s.startsWith("----------") && s.endsWith("---") && profile.contains("percent  samples  top");
+                continue;
+            }
+            if (s.isEmpty() || frames.size() == n)
+            {
+                break;
+            }
+            final String[] parts = s.split("\\s+", 4); // ns, percent, samples, frame
+            if (4 == parts.length)
+            {
+                frames.add(parts[1] + " " + parts[3]);
+            }
+        }
+        return frames;
+    }
+
+    private void command(final long pid, final String command) throws IOException
+    {
+        final VirtualMachine vm;
+        try
+        {
+            vm = VirtualMachine.attach(Long.toString(pid));
+        }
+        catch (final com.sun.tools.attach.AttachNotSupportedException ex)
+        {
+            throw new IOException("cannot attach: " + ex.getMessage(), ex);
+        }
+        try
+        {
+            vm.loadAgentPath(library.toString(), command);
+        }
+        catch (final com.sun.tools.attach.AgentLoadException | com.sun.tools.attach.AgentInitializationException ex)
+        {
+            throw new IOException("async-profiler refused '" + command + "': " + ex.getMessage(), ex);
+        }
+        finally
+        {
+            vm.detach();
+        }
+    }
+
+    /** Stops a recording left running (a scenario that threw), then deletes the library's copy. */
+    @Override
+    public void close()
+    {
+        try
+        {
+            if (null != label)
+            {
+                stop();
+            }
+        }
+        finally
+        {
+            deleteLibrary(libraryDir);
+        }
+    }
+
+    private static void deleteLibrary(final Path libraryDir)
+    {
+        try
+        {
+            Files.deleteIfExists(libraryDir.resolve("libasyncProfiler.so"));
+            Files.deleteIfExists(libraryDir);
+        }
+        catch (final IOException ignore)
+        {
+            // a temporary file; nothing else depends on it
+        }
+    }
+}
