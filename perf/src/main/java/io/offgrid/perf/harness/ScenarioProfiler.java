@@ -21,8 +21,8 @@ import java.util.Set;
  * async-profiler recordings of one scenario's timed runs, in every process of the cluster: in this JVM (the client,
  * the scheduler, in-process workers) through async-profiler's Java API, and in each process worker by loading the
  * same library into it through the JDK's attach API, as async-profiler's own launcher does. Each process gets a flame
- * graph ({@code .html}, one root per thread) and a text profile ({@code .txt}: the hottest frames, then the hottest
- * stacks). The library comes from async-profiler's jar on the class path, copied to a temporary file that
+ * graph ({@code .html}, one root per thread), a text profile ({@code .txt}: the hottest frames, then the hottest
+ * stacks) and the folded stacks ({@code .collapsed}, one line per stack, for other tools). The library comes from async-profiler's jar on the class path, copied to a temporary file that
  * {@link #close()} deletes.
  * <p>
  * A profile costs the run a little CPU (a sample a millisecond per busy thread); the bench marks profiled figures so.
@@ -33,6 +33,8 @@ final class ScenarioProfiler implements AutoCloseable
     static final Set<String> EVENTS = Set.of("cpu", "itimer", "wall", "alloc", "lock");
     /** Frames of each process's flat profile kept in the JSON; the text file has more. */
     static final int TOP_FRAMES = 8;
+    /** Threads of each process kept in the JSON, busiest first. */
+    static final int TOP_THREADS = 8;
 
     private final Path dir;
     private final String event;
@@ -153,38 +155,42 @@ final class ScenarioProfiler implements AutoCloseable
     /**
      * Stop recording everywhere and write each process's flame graph and text profile.
      *
-     * @return {@code event}, {@code files}, {@code top} (each process's hottest frames) and {@code errors}.
+     * @return {@code event}, {@code files}, {@code top} (each process's hottest frames), {@code threads} (each
+     * process's busiest threads: percent of its samples) and {@code errors}.
      */
     Map<String, Object> stop()
     {
         final Map<String, Object> out = new LinkedHashMap<>();
         final List<String> files = new ArrayList<>();
         final Map<String, Object> top = new LinkedHashMap<>();
+        final Map<String, Object> threads = new LinkedHashMap<>();
         final List<String> errors = new ArrayList<>();
         out.put("event", event);
         for (final Target t : targets)
         {
             final Path html = dir.resolve(label + "-" + t.name() + ".html");
             final Path txt = dir.resolve(label + "-" + t.name() + ".txt");
+            final Path folded = dir.resolve(label + "-" + t.name() + ".collapsed");
             try
             {
-                final String flat = "dump,file=" + txt + ",flat=30,traces=12";
-                final String graph = "dump,flamegraph,file=" + html;
-                if (0 == t.pid())
+                final List<String> commands = List.of("stop", "dump,file=" + txt + ",flat=30,traces=12",
+                    "dump,flamegraph,file=" + html, "dump,collapsed,file=" + folded);
+                for (final String command : commands)
                 {
-                    self.execute("stop");
-                    self.execute(flat);
-                    self.execute(graph);
-                }
-                else
-                {
-                    command(t.pid(), "stop");
-                    command(t.pid(), flat);
-                    command(t.pid(), graph);
+                    if (0 == t.pid())
+                    {
+                        self.execute(command);
+                    }
+                    else
+                    {
+                        command(t.pid(), command);
+                    }
                 }
                 files.add(html.toString());
                 files.add(txt.toString());
+                files.add(folded.toString());
                 top.put(t.name(), topFrames(Files.readString(txt, StandardCharsets.UTF_8), TOP_FRAMES));
+                threads.put(t.name(), threadShares(Files.readString(folded, StandardCharsets.UTF_8), TOP_THREADS));
             }
             catch (final IOException | RuntimeException ex)
             {
@@ -195,6 +201,7 @@ final class ScenarioProfiler implements AutoCloseable
         label = null;
         out.put("files", files);
         out.put("top", top);
+        out.put("threads", threads);
         out.put("errors", errors);
         return out;
     }
@@ -227,6 +234,55 @@ final class ScenarioProfiler implements AutoCloseable
             }
         }
         return frames;
+    }
+
+    /**
+     * @param collapsed async-profiler's folded stacks recorded with {@code threads}: each line
+     *                  {@code [name tid=N];frame;...;frame count}.
+     * @param n         how many threads.
+     * @return percent of all samples per thread name (threads of one name, such as pool threads, added up), the
+     * busiest {@code n}, busiest first.
+     */
+    static Map<String, Double> threadShares(final String collapsed, final int n)
+    {
+        final Map<String, Long> samples = new LinkedHashMap<>();
+        long total = 0;
+        for (final String line : collapsed.split("\n"))
+        {
+            final int space = line.lastIndexOf(' ');
+            if (space <= 0)
+            {
+                continue;
+            }
+            final long count;
+            try
+            {
+                count = Long.parseLong(line.substring(space + 1).trim());
+            }
+            catch (final NumberFormatException ex)
+            {
+                continue;
+            }
+            final int semi = line.indexOf(';');
+            String thread = semi < 0 ? line.substring(0, space) : line.substring(0, semi);
+            if (thread.startsWith("[") && thread.endsWith("]"))
+            {
+                thread = thread.substring(1, thread.length() - 1);
+                final int tid = thread.lastIndexOf(" tid=");
+                thread = tid > 0 ? thread.substring(0, tid) : thread;
+            }
+            else
+            {
+                thread = "(no thread frame)";
+            }
+            samples.merge(thread, count, Long::sum);
+            total += count;
+        }
+        final Map<String, Double> shares = new LinkedHashMap<>();
+        final long all = total;
+        samples.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue(), a.getValue())).limit(n)
+            .forEach(e -> shares.put(e.getKey(), Math.round(1000.0 * e.getValue() / all) / 10.0));
+        return shares;
     }
 
     private void command(final long pid, final String command) throws IOException

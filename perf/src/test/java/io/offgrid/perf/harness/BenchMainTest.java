@@ -150,12 +150,17 @@ class BenchMainTest
             {
                 final Path html = profiles.resolve("process-" + scenario + "-" + process + ".html");
                 final Path txt = profiles.resolve("process-" + scenario + "-" + process + ".txt");
-                assertTrue(((List<String>)profile.get("files")).containsAll(List.of(html.toString(), txt.toString())));
+                final Path folded = profiles.resolve("process-" + scenario + "-" + process + ".collapsed");
+                assertTrue(((List<String>)profile.get("files")).containsAll(List.of(html.toString(), txt.toString(),
+                    folded.toString())));
                 assertTrue(Files.readString(html).contains("<html"), html + " is a flame graph");
                 assertTrue(Files.readString(txt).contains("Total samples"), txt.toString());
+                assertTrue(Files.readString(folded).startsWith("["), folded + " has a thread frame first");
             }
             // The bench JVM ran the client's loop: its hottest frames are samples, not an empty list.
             assertFalse(((List<String>)top.get("bench")).isEmpty(), scenario + " " + top);
+            final Map<String, Object> threads = (Map<String, Object>)((Map<String, Object>)profile.get("threads")).get("bench");
+            assertTrue(threads.containsKey("main"), () -> scenario + ": the bench's main thread ran the client, " + threads);
         }
         // The library's temporary copy is gone; the profiled processes keep it loaded until they exit.
         assertEquals(librariesBefore, profilerLibraries());
@@ -189,6 +194,21 @@ class BenchMainTest
             ScenarioProfiler.topFrames(text, 2));
         assertEquals(3, ScenarioProfiler.topFrames(text, 8).size());
         assertEquals(List.of(), ScenarioProfiler.topFrames("no profile", 8));
+    }
+
+    @Test
+    void threadSharesAddUpEachThreadNamesSamples()
+    {
+        final String folded = String.join("\n",
+            "[main tid=1];a;b 30",
+            "[offgrid-cluster tid=7];c 50",
+            "[main tid=1];a;c 10",
+            "[pool tid=8];d 5",
+            "[pool tid=9];d 5",
+            "garbage line",
+            "");
+        assertEquals(Map.of("offgrid-cluster", 50.0, "main", 40.0, "pool", 10.0), ScenarioProfiler.threadShares(folded, 8));
+        assertEquals(List.of("offgrid-cluster"), List.copyOf(ScenarioProfiler.threadShares(folded, 1).keySet()));
     }
 
     @Test
