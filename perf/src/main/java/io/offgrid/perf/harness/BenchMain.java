@@ -37,6 +37,11 @@ public final class BenchMain
     static final String PROCESS = "process";
     static final String PROCESS_UDP = "process_udp";
     static final String INPROCESS = "inprocess";
+    /**
+     * Warm-ups are judged quiet over windows of at least this long: the JIT works in bursts (one C2 compile can take
+     * tens of milliseconds), and /proc counts CPU in 10 ms ticks.
+     */
+    static final long JIT_WINDOW_NS = 2_000_000_000L;
     /** Process workers over UDP run the data-path scenarios only: the rest is the same as "process" plus noise. */
     static final Set<String> UDP_SCENARIOS = Set.of("c", "d", "h");
 
@@ -52,6 +57,14 @@ public final class BenchMain
         int warmups = 1;
         /** Warm-up runs go on, past {@link #warmups}, until this long after a scenario's first one (JMH-style). */
         double warmupSeconds = 0;
+        /**
+         * Warm-up runs also go on while the JIT compiler threads of the cluster's JVMs used more than this many cores
+         * over the last {@link #JIT_WINDOW_NS} or more of warm-ups (0 = don't wait for the JIT), up to
+         * {@link #warmupMaxSeconds}.
+         */
+        double warmupJitCores = 0;
+        /** No scenario warms up longer than this after its first warm-up run starts, whatever the JIT does. */
+        double warmupMaxSeconds = 120;
         Scenarios.Context sizes = new Scenarios.Context();
         double waitQuietS = 0;
         double quietCores = 0.05;
@@ -82,6 +95,15 @@ public final class BenchMain
             if (!(warmupSeconds >= 0 && warmupSeconds <= 3600))
             {
                 throw new IllegalArgumentException("--warmup-seconds must be in [0, 3600]: " + warmupSeconds);
+            }
+            if (!(warmupJitCores >= 0 && warmupJitCores <= 2))
+            {
+                throw new IllegalArgumentException("--warmup-jit-quiet must be in [0, 2] cores: " + warmupJitCores);
+            }
+            if (!(warmupMaxSeconds >= warmupSeconds && warmupMaxSeconds <= 3600))
+            {
+                throw new IllegalArgumentException("--warmup-max-seconds must be in [--warmup-seconds, 3600]: " +
+                    warmupMaxSeconds);
             }
             for (final String letter : only)
             {
@@ -214,12 +236,15 @@ public final class BenchMain
             "             [--warmup N] [--warmup-seconds S] [--size full|smoke] [--wait-quiet SECONDS]",
             "             [--quiet-cores CORES] [--deadline SECONDS] [--worker-cpus auto|none|LIST] [--worker-jvm \"OPTIONS\"]",
             "             [--profile DIR [--profile-event cpu|itimer|wall|alloc|lock]]",
+            "             [--warmup-jit-quiet CORES] [--warmup-max-seconds S]",
             "  scenarios (as shared/peers/dask_bench.py): a submit latency, b throughput, c scatter/gather,",
             "  d worker-to-worker, e memory release, f restart, g cancel, h replicate/rebalance",
             "  workers: process = process workers on the cluster's driver (shared memory), process-udp = each its own",
             "  driver over UDP (runs c, d, h only), both = all three kinds",
             "  warmup: untimed runs of each scenario before its timed runs (first touch of memory, JIT, connections);",
             "  warmup-seconds: more untimed runs until this long after the scenario's first (a fresh JVM warms slowly)",
+            "  warmup-jit-quiet: and more until the JIT compiler threads of this JVM and its workers used at most this",
+            "  many cores over the last 2 s of warm-ups; warmup-max-seconds bounds all warm-up (default 120)",
             "  worker-cpus: where process workers run (LocalCluster.Builder#workerCpus); none leaves placement to",
             "  the OS, auto keeps them off the lowest CPU",
             "  worker-jvm: process workers' JVM options, replacing LocalCluster's default (heap, GC)",
@@ -277,6 +302,8 @@ public final class BenchMain
                 case "--runs" -> o.runs = parseInt(a, v);
                 case "--warmup" -> o.warmups = parseInt(a, v);
                 case "--warmup-seconds" -> o.warmupSeconds = parseDouble(a, v);
+                case "--warmup-jit-quiet" -> o.warmupJitCores = parseDouble(a, v);
+                case "--warmup-max-seconds" -> o.warmupMaxSeconds = parseDouble(a, v);
                 case "--worker-jvm" -> o.workerJvmOptions = List.of(v.trim().split("\\s+"));
                 case "--profile" -> o.profileDir = Paths.get(v);
                 case "--profile-event" -> o.profileEvent = v;
@@ -471,17 +498,33 @@ public final class BenchMain
                 }
                 boolean disturbed = false;
                 final List<Object> warmupErrors = new ArrayList<>();
-                // Untimed warm-ups first (at least o.warmups, and more until o.warmupSeconds have passed), then the
-                // timed runs; only timed runs give figures and loads.
-                final long warmupEnd = System.nanoTime() + (long)(o.warmupSeconds * 1e9);
+                // Untimed warm-ups first (at least o.warmups, and more until o.warmupSeconds have passed and the JIT
+                // is quiet, within o.warmupMaxSeconds), then the timed runs; only timed runs give figures and loads.
+                final long warmupStart = System.nanoTime();
+                final long warmupEnd = warmupStart + (long)(o.warmupSeconds * 1e9);
+                final long warmupLimit = warmupStart + (long)(o.warmupMaxSeconds * 1e9);
                 int warmupsDone = 0;
+                // The JIT's cores over windows of warm-up runs of at least JIT_WINDOW_NS.
+                LoadMonitor.Snapshot jitWindow = mon.snap();
+                double jitCores = Double.NaN;
+                double warmupSeconds = 0;
+                String warmupEndedBy = null;
                 List<String> profileStartErrors = null; // non-null while the timed runs are profiled
                 try
                 {
                     for (int r = 0; r < o.runs; )
                     {
-                        final boolean warmup = warmupsDone < o.warmups || System.nanoTime() < warmupEnd;
-                        final String what = warmup ? "warm-up " + (warmupsDone + 1) + (o.warmupSeconds > 0 ? "" : "/" + o.warmups) :
+                        final long now = System.nanoTime();
+                        final boolean jitBusy = o.warmupJitCores > 0 && !(jitCores <= o.warmupJitCores);
+                        // The count is a floor; time and the JIT extend it up to the limit.
+                        final boolean warmup = warmupsDone < o.warmups || (now < warmupLimit && (now < warmupEnd || jitBusy));
+                        if (!warmup && null == warmupEndedBy)
+                        {
+                            warmupSeconds = (now - warmupStart) / 1e9;
+                            warmupEndedBy = jitBusy ? "warmup-max-seconds" : o.warmupJitCores > 0 ? "jit quiet" :
+                                "count and seconds";
+                        }
+                        final String what = warmup ? "warm-up " + (warmupsDone + 1) + (o.warmupSeconds > 0 || o.warmupJitCores > 0 ? "" : "/" + o.warmups) :
                             "run " + (r + 1) + "/" + o.runs;
                         if (warmup)
                         {
@@ -528,6 +571,16 @@ public final class BenchMain
                         }
                         if (warmup)
                         {
+                            final LoadMonitor.Snapshot b = mon.snap();
+                            if (b.nanos() - jitWindow.nanos() >= JIT_WINDOW_NS)
+                            {
+                                jitCores = (Double)LoadMonitor.delta(jitWindow, b).get("jit_cores_avg");
+                                jitWindow = b;
+                                if (o.warmupJitCores > 0)
+                                {
+                                    log(o, mode + " " + sc.name() + " JIT used " + jitCores + " cores over the last warm-ups");
+                                }
+                            }
                             continue;
                         }
                         final Map<String, Object> load = LoadMonitor.delta(a, mon.snap());
@@ -562,6 +615,9 @@ public final class BenchMain
                     entry.put("load", loads);
                     entry.put("errors", errors);
                     entry.put("warmup_runs", warmupsDone);
+                    entry.put("warmup_s", LoadMonitor.round(warmupSeconds, 2));
+                    entry.put("warmup_ended_by", warmupEndedBy);
+                    entry.put("warmup_last_jit_cores", Double.isNaN(jitCores) ? null : jitCores);
                     entry.put("warmup_errors", warmupErrors);
                     entry.put("runs", runs);
                 }
@@ -714,7 +770,9 @@ public final class BenchMain
         out.println();
         out.printf("Offgrid LocalCluster, 2 workers x 1 thread; median of %d run(s) after %d untimed warm-up(s) " +
             "[min..max]%s; * = disturbed by other processes (> %.1f foreign cores)%n", o.runs, o.warmups,
-            o.warmupSeconds > 0 ? String.format(" (warm-ups repeated for at least %.0f s per scenario)", o.warmupSeconds) : "",
+            (o.warmupSeconds > 0 ? String.format(" (warm-ups repeated for at least %.0f s per scenario)", o.warmupSeconds) : "") +
+            (o.warmupJitCores > 0 ? String.format(" (and until the JIT used at most %.2f cores, within %.0f s)",
+                o.warmupJitCores, o.warmupMaxSeconds) : ""),
             LoadMonitor.DISTURBED_CORES);
         out.printf("%-50s %-8s", "scenario", "unit");
         for (final String mode : modes.keySet())
@@ -809,6 +867,8 @@ public final class BenchMain
         env.put("loadavg_at_start", readFirstLine("/proc/loadavg"));
         env.put("runs", o.runs);
         env.put("warmup_runs", o.warmups);
+        env.put("warmup_jit_quiet_cores", o.warmupJitCores);
+        env.put("warmup_max_seconds", o.warmupMaxSeconds);
         env.put("warmup_seconds", o.warmupSeconds);
         env.put("worker_cpus", o.workerCpus);
         env.put("worker_jvm_options", null != o.workerJvmOptions ? o.workerJvmOptions : LocalCluster.builder().workerJvmOptions());

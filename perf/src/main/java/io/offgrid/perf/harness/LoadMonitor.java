@@ -12,12 +12,19 @@ import java.util.Map;
  * Machine load during a benchmark: busy CPU of the whole machine ({@code /proc/stat} user+nice+system) against
  * the CPU used by this JVM and every process it started (worker JVMs), so CPU burnt by other processes on a
  * shared machine can be reported per phase. A sampler thread keeps the per-process figures current, so a worker
- * that exits between two snapshots still counts with the CPU it was last seen with.
+ * that exits between two snapshots still counts with the CPU it was last seen with. Snapshots also add up the CPU
+ * of the JIT compiler threads of this JVM and its child JVMs: on 2 cores a compiler thread that is still busy takes
+ * a core from the run it measures.
  */
 final class LoadMonitor implements AutoCloseable
 {
     /** Foreign busy cores above which a phase counts as disturbed (as dask_bench.py). */
     static final double DISTURBED_CORES = 0.1;
+    /**
+     * Foreign CPU a disturbed phase used at least: two readings of tick counters are each up to a tick off, so in a
+     * 0.1 s run one stray tick would otherwise read as 0.1 cores.
+     */
+    static final double DISTURBED_MIN_CPU_S = 0.025;
 
     /** USER_HZ: the unit of /proc/stat and /proc/PID/stat times; 100 on every Linux this runs on. */
     private static final double TICKS_PER_SECOND = 100.0;
@@ -27,8 +34,8 @@ final class LoadMonitor implements AutoCloseable
     private final boolean available;
     private volatile boolean running = true;
 
-    /** One reading: wall time and cumulative CPU seconds. */
-    record Snapshot(long nanos, double busy, double own, double irq, double steal)
+    /** One reading: wall time and cumulative CPU seconds (jit: compiler threads of this JVM and its children). */
+    record Snapshot(long nanos, double busy, double own, double irq, double steal, double jit)
     {
     }
 
@@ -62,7 +69,7 @@ final class LoadMonitor implements AutoCloseable
     synchronized Snapshot snap()
     {
         final double[] cpu = machineCpu();
-        return new Snapshot(System.nanoTime(), cpu[0], ownCpuSeconds(), cpu[1], cpu[2]);
+        return new Snapshot(System.nanoTime(), cpu[0], ownCpuSeconds(), cpu[1], cpu[2], jitCpuSeconds());
     }
 
     /**
@@ -82,13 +89,19 @@ final class LoadMonitor implements AutoCloseable
         m.put("foreign_cores_avg", wall > 0 ? round(foreign / wall, 2) : null);
         m.put("irq_softirq_cpu_s", round(b.irq - a.irq, 2));
         m.put("steal_cpu_s", round(b.steal - a.steal, 2));
+        // A compiler thread that ended (the JVM starts and stops them with demand) takes its CPU with it.
+        final double jit = Math.max(0.0, b.jit - a.jit);
+        m.put("jit_cpu_s", round(jit, 2));
+        m.put("jit_cores_avg", wall > 0 ? round(jit / wall, 3) : null);
         return m;
     }
 
     static boolean disturbed(final Map<String, Object> load)
     {
         final Object f = load.get("foreign_cores_avg");
-        return f instanceof Double && (Double)f > DISTURBED_CORES;
+        final Object cpu = load.get("foreign_cpu_s");
+        return f instanceof Double && (Double)f > DISTURBED_CORES && cpu instanceof Double &&
+            (Double)cpu >= DISTURBED_MIN_CPU_S;
     }
 
     /** Sample for {@code millis} and return the load of that interval. */
@@ -117,6 +130,50 @@ final class LoadMonitor implements AutoCloseable
         {
             return new double[3];
         }
+    }
+
+    /**
+     * @return CPU seconds of the JIT compiler threads ("C1 CompilerThread...", "C2 CompilerThread...", their names
+     * cut to 15 characters by the kernel) of this JVM and every live process it started.
+     */
+    static double jitCpuSeconds()
+    {
+        final double[] sum = new double[1];
+        sum[0] = compilerCpu(ProcessHandle.current().pid());
+        ProcessHandle.current().descendants().forEach(p -> sum[0] += compilerCpu(p.pid()));
+        return sum[0];
+    }
+
+    private static double compilerCpu(final long pid)
+    {
+        double ticks = 0;
+        try (var tasks = Files.newDirectoryStream(Paths.get("/proc/" + pid + "/task")))
+        {
+            for (final var task : tasks)
+            {
+                try
+                {
+                    final String stat = Files.readString(task.resolve("stat"), StandardCharsets.US_ASCII);
+                    final int open = stat.indexOf('(');
+                    final int close = stat.lastIndexOf(')');
+                    final String name = stat.substring(open + 1, close);
+                    if (name.startsWith("C1 Compiler") || name.startsWith("C2 Compiler"))
+                    {
+                        final String[] f = stat.substring(close + 2).split(" ");
+                        ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+                    }
+                }
+                catch (final IOException | RuntimeException ex)
+                {
+                    // the thread ended between listing and reading
+                }
+            }
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            // the process ended, or no /proc
+        }
+        return ticks / TICKS_PER_SECOND;
     }
 
     private synchronized double ownCpuSeconds()

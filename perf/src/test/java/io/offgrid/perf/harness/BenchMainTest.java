@@ -232,6 +232,36 @@ class BenchMainTest
     }
 
     @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    @SuppressWarnings("unchecked")
+    void warmUpsGoOnUntilTheJitIsQuietWithinTheirLimit(@TempDir final Path dir) throws Exception
+    {
+        // 2 cores is every core here: the first window of warm-ups (2 s) is quiet enough.
+        final BenchMain.Options quiet = BenchMain.parse(new String[]{"--size", "smoke", "--only", "f", "--runs", "1",
+            "--warmup", "1", "--warmup-jit-quiet", "2", "--workers", "inprocess", "--json", dir.resolve("q.json").toString()});
+        quiet.out = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        Map<String, Object> entry = (Map<String, Object>)((Map<String, Object>)((Map<String, Object>)BenchMain.run(
+            quiet, new LinkedHashMap<>()).get("modes")).get("inprocess")).get("f_restart");
+        assertEquals("jit quiet", entry.get("warmup_ended_by"));
+        assertTrue((Double)entry.get("warmup_s") >= 2.0, "one whole window of warm-ups: " + entry.get("warmup_s"));
+        final double jit = (Double)entry.get("warmup_last_jit_cores");
+        assertTrue(jit >= 0 && jit <= 2, "measured over the window: " + jit);
+        assertTrue(((Map<String, Object>)((List<Object>)entry.get("load")).get(0)).containsKey("jit_cores_avg"));
+
+        // A limit shorter than one window: the JIT is never judged quiet, and the limit ends the warm-ups.
+        final BenchMain.Options limited = BenchMain.parse(new String[]{"--size", "smoke", "--only", "f", "--runs", "1",
+            "--warmup", "1", "--warmup-jit-quiet", "2", "--warmup-max-seconds", "0.5", "--workers", "inprocess",
+            "--json", dir.resolve("l.json").toString()});
+        limited.out = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        entry = (Map<String, Object>)((Map<String, Object>)((Map<String, Object>)BenchMain.run(
+            limited, new LinkedHashMap<>()).get("modes")).get("inprocess")).get("f_restart");
+        assertEquals("warmup-max-seconds", entry.get("warmup_ended_by"));
+        assertTrue((Double)entry.get("warmup_s") >= 0.5 && (Double)entry.get("warmup_s") < 2.0, "" + entry.get("warmup_s"));
+        assertEquals(null, entry.get("warmup_last_jit_cores"));
+        assertEquals(1, ((List<?>)entry.get("runs")).size());
+    }
+
+    @Test
     void summaryIsMedianMinMax()
     {
         final Map<String, Object> r1 = Map.of("x", 3.0, "s", "a");
@@ -267,6 +297,12 @@ class BenchMainTest
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--profile-event", "gc"}))
             .getMessage().contains("--profile-event"));
         assertNull(BenchMain.parse(new String[0]).profileDir);
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--warmup-jit-quiet", "-0.1"}))
+            .getMessage().contains("--warmup-jit-quiet"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--warmup-seconds", "30",
+            "--warmup-max-seconds", "20"})).getMessage().contains("--warmup-max-seconds"));
+        assertEquals(0.02, BenchMain.parse(new String[]{"--warmup-jit-quiet", "0.02"}).warmupJitCores);
+        assertEquals(0.0, BenchMain.parse(new String[0]).warmupJitCores);
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--workers", "x"}))
             .getMessage().contains("process|process-udp|inprocess|both"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--json"}))
