@@ -541,6 +541,12 @@ public final class LocalCluster implements AutoCloseable
         return scheduler;
     }
 
+    /** @return the group running this JVM's nodes on one thread (tests). */
+    AgentGroup group()
+    {
+        return group;
+    }
+
     /**
      * @return cycles of this JVM's cluster thread (scheduler, in-process workers, clients, driver) run by client
      * threads while they waited for an answer ({@code ClientConfig.helpWhileWaitingNs}). A monitoring figure.

@@ -167,10 +167,11 @@ public final class Worker implements AutoCloseable
          * @param ns how long an executor thread with no task runs this worker's duty cycle itself (taking, from the
          *           node's own thread, the reading of the next task and the sending of its result) before it
          *           sleeps, once no cycle has found work for that long; 0: executors sleep at once and hand
-         *           everything to the node's thread. Only for a worker on a thread of its own (a process worker):
-         *           in an {@link AgentGroup} the group's thread and the clients waiting on it do this. Default
-         *           300 µs, or {@code -Doffgrid.worker.helpUs}. Why: each hand-over between threads costs 25-45 µs
-         *           on 2 cores (README.md, "Latency").
+         *           everything to the node's thread. That is for a worker on a thread of its own (a process
+         *           worker). In an {@link AgentGroup}, where the group's thread and the clients waiting on it run the
+         *           cycle, an executor with no task instead watches its queue this long before it sleeps (one
+         *           executor of the worker at a time). Default 300 µs, or {@code -Doffgrid.worker.helpUs}. Why:
+         *           each hand-over to a sleeping thread costs 25-45 µs on 2 cores (README.md, "Latency").
          * @return this.
          */
         public Context executorHelpNs(final long ns)
@@ -457,7 +458,8 @@ public final class Worker implements AutoCloseable
         final AtomicInteger threadIds = new AtomicInteger();
         // Tasks waiting for a thread start highest priority first, then in arrival order (PrioritizedRun).
         this.executor = new ThreadPoolExecutor(ctx.threads, ctx.threads, 0, TimeUnit.MILLISECONDS,
-            null == duty ? new PriorityBlockingQueue<>() : new HelpingQueue(), r ->
+            null != duty ? new HelpingQueue() : 0 == ctx.executorHelpNs ? new PriorityBlockingQueue<>() :
+                new SpinningQueue(ctx.executorHelpNs, ctx.agentGroup), r ->
             {
                 final Thread t = new Thread(r, ctx.name + "-exec-" + threadIds.incrementAndGet());
                 t.setDaemon(true);
@@ -730,9 +732,30 @@ public final class Worker implements AutoCloseable
             ready.add(task); // paused: no new task starts until memory drops below the pause fraction
             return;
         }
-        final PrioritizedRun run = new PrioritizedRun(task, this::run);
+        execute(task);
+    }
+
+    /** Hand a task to the executors; in a group, counted as in flight until it ran or was dropped. */
+    private void execute(final WorkerTask task)
+    {
+        final AgentGroup group = ctx.agentGroup;
+        final PrioritizedRun run = new PrioritizedRun(task, this::run, null == group ? null : group::taskDone);
         task.future = run;
-        executor.execute(run);
+        if (null == group)
+        {
+            executor.execute(run);
+            return;
+        }
+        group.taskQueued(); // sequential or parallel work: whether an idle executor may spin (SpinningQueue)
+        try
+        {
+            executor.execute(run);
+        }
+        catch (final RuntimeException ex)
+        {
+            group.taskDone();
+            throw ex;
+        }
     }
 
     /** Wake the node's own thread, unless an executor is running its cycles (it sees the work in its next one). */
@@ -762,17 +785,109 @@ public final class Worker implements AutoCloseable
         }
     }
 
+    /**
+     * The executors' queue of a worker in an {@link AgentGroup}: an executor that finds it empty watches it for up
+     * to {@link Context#executorHelpNs} before it sleeps, so the next task does not pay for waking it (a futex wake
+     * and a wait for a core, 20-45 µs here). It watches a counter of offers, not the queue, whose every look takes
+     * the queue's lock from the thread offering. One executor of the whole group watches at a time
+     * ({@link AgentGroup#tryAcquireSpinSlot()}), and only while at most one task is in flight in the group; the others
+     * sleep.
+     */
+    static final class SpinningQueue extends PriorityBlockingQueue<Runnable>
+    {
+        private final long spinNs;
+        private final AgentGroup group;
+        private volatile boolean watched;
+        private volatile long offers;
+
+        SpinningQueue(final long spinNs, final AgentGroup group)
+        {
+            this.spinNs = spinNs;
+            this.group = group;
+        }
+
+        @Override
+        public boolean offer(final Runnable r)
+        {
+            final boolean added = super.offer(r);
+            offers++; // under no lock: a lost increment still changes the value a watcher compares against
+            return added;
+        }
+
+        @Override
+        public Runnable take() throws InterruptedException
+        {
+            long seen = offers; // read before the poll: an offer that the poll misses changes it afterwards
+            final Runnable first = poll();
+            if (null != first)
+            {
+                return first;
+            }
+            if (group.tryAcquireSpinSlot())
+            {
+                watched = true;
+                try
+                {
+                    final long end = System.nanoTime() + spinNs;
+                    // More than the one task this spinner may be about to get: parallel work, where it costs a core.
+                    while (System.nanoTime() - end < 0 && group.tasksInFlight() <= 1)
+                    {
+                        if (Thread.interrupted())
+                        {
+                            throw new InterruptedException(); // shutdown: the pool interrupts idle executors
+                        }
+                        final long now = offers;
+                        if (now != seen)
+                        {
+                            seen = now;
+                            final Runnable r = poll();
+                            if (null != r)
+                            {
+                                return r;
+                            }
+                        }
+                        Thread.onSpinWait();
+                    }
+                }
+                finally
+                {
+                    watched = false;
+                    group.releaseSpinSlot();
+                }
+            }
+            return super.take();
+        }
+
+        /** @return whether an executor is watching this queue now. For tests. */
+        boolean watched()
+        {
+            return watched;
+        }
+    }
+
     /** A task's run on an executor thread, ordered for the executor's queue: higher priority, then earlier. */
     private static final class PrioritizedRun extends FutureTask<Void> implements Comparable<PrioritizedRun>
     {
         private final int priority;
         private final long sequence;
+        private final Runnable onDone;
 
-        PrioritizedRun(final WorkerTask task, final java.util.function.Consumer<WorkerTask> body)
+        PrioritizedRun(final WorkerTask task, final java.util.function.Consumer<WorkerTask> body, final Runnable onDone)
         {
             super(() -> body.accept(task), null);
             this.priority = task.priority;
             this.sequence = task.sequence;
+            this.onDone = onDone;
+        }
+
+        @Override
+        protected void done()
+        {
+            // Once per task: after it ran, threw, or was cancelled (also while still queued).
+            if (null != onDone)
+            {
+                onDone.run();
+            }
         }
 
         public int compareTo(final PrioritizedRun other)
@@ -896,9 +1011,7 @@ public final class Worker implements AutoCloseable
             thread.wake();
             return;
         }
-        final PrioritizedRun run = new PrioritizedRun(task, this::run);
-        task.future = run;
-        executor.execute(run);
+        execute(task);
     }
 
     /**
