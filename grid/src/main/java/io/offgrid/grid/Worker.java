@@ -337,6 +337,10 @@ public final class Worker implements AutoCloseable
     private final TransportNode node;
     private final ThreadPoolExecutor executor;
     private final WorkerAgent agent;
+    /** In a group: the executors' queue, which an idle executor watches before it sleeps; else null. */
+    private final SpinningQueue spinningQueue;
+    /** The spinning queue's count of tasks in flight, ended when a task ran or was dropped; null without one. */
+    private final Runnable onTaskDone;
     /** Executors run the duty cycle while they have no task; null in a group or with executorHelpNs 0. */
     private final SharedDuty duty;
     /** This node's own thread or its group; other threads hand it work with {@code thread.wake()}. */
@@ -457,9 +461,11 @@ public final class Worker implements AutoCloseable
         this.store = new BlockStore(sctx);
         final AtomicInteger threadIds = new AtomicInteger();
         // Tasks waiting for a thread start highest priority first, then in arrival order (PrioritizedRun).
+        this.spinningQueue = null == duty && 0 != ctx.executorHelpNs && null != ctx.agentGroup ?
+            new SpinningQueue(ctx.executorHelpNs, ctx.agentGroup) : null;
+        this.onTaskDone = null == spinningQueue ? null : spinningQueue::taskDone;
         this.executor = new ThreadPoolExecutor(ctx.threads, ctx.threads, 0, TimeUnit.MILLISECONDS,
-            null != duty ? new HelpingQueue() : 0 == ctx.executorHelpNs ? new PriorityBlockingQueue<>() :
-                new SpinningQueue(ctx.executorHelpNs, ctx.agentGroup), r ->
+            null != duty ? new HelpingQueue() : null != spinningQueue ? spinningQueue : new PriorityBlockingQueue<>(), r ->
             {
                 final Thread t = new Thread(r, ctx.name + "-exec-" + threadIds.incrementAndGet());
                 t.setDaemon(true);
@@ -620,7 +626,10 @@ public final class Worker implements AutoCloseable
             duty.close(); // executors stop running the cycle (one running finishes first)
         }
         thread.stop();
-        executor.shutdownNow();
+        for (final Runnable never : executor.shutdownNow())
+        {
+            ((java.util.concurrent.Future<?>)never).cancel(false); // done(): a queued task leaves the group's count
+        }
         try
         {
             executor.awaitTermination(5, TimeUnit.SECONDS);
@@ -738,22 +747,21 @@ public final class Worker implements AutoCloseable
     /** Hand a task to the executors; in a group, counted as in flight until it ran or was dropped. */
     private void execute(final WorkerTask task)
     {
-        final AgentGroup group = ctx.agentGroup;
-        final PrioritizedRun run = new PrioritizedRun(task, this::run, null == group ? null : group::taskDone);
+        final PrioritizedRun run = new PrioritizedRun(task, this::run, onTaskDone);
         task.future = run;
-        if (null == group)
+        if (null == spinningQueue)
         {
             executor.execute(run);
             return;
         }
-        group.taskQueued(); // sequential or parallel work: whether an idle executor may spin (SpinningQueue)
+        spinningQueue.taskQueued(); // sequential or parallel work: whether an idle executor may spin
         try
         {
             executor.execute(run);
         }
-        catch (final RuntimeException ex)
+        catch (final RuntimeException | Error ex)
         {
-            group.taskDone();
+            run.cancel(false); // done() runs once: the task leaves the counts
             throw ex;
         }
     }
@@ -790,8 +798,12 @@ public final class Worker implements AutoCloseable
      * to {@link Context#executorHelpNs} before it sleeps, so the next task does not pay for waking it (a futex wake
      * and a wait for a core, 20-45 µs here). It watches a counter of offers, not the queue, whose every look takes
      * the queue's lock from the thread offering. One executor of the whole group watches at a time
-     * ({@link AgentGroup#tryAcquireSpinSlot()}), and only while at most one task is in flight in the group; the others
-     * sleep.
+     * ({@link AgentGroup#tryAcquireSpinSlot()}): it starts only when no task is in flight in the group, and stops when
+     * a task is in flight for another worker, or when more than one is in flight here. The others sleep, and an offer
+     * still signals them: with more than one executor per worker the offering thread pays that wake as before, and
+     * if the woken one takes the task, the watcher spins on beside it until its budget ends. (Leaving as soon as a
+     * seen offer was gone cost a's p50 in-process 21.7 → 29.1 µs with one executor per worker, for a reason not
+     * found; it is not done.)
      */
     static final class SpinningQueue extends PriorityBlockingQueue<Runnable>
     {
@@ -799,11 +811,27 @@ public final class Worker implements AutoCloseable
         private final AgentGroup group;
         private volatile boolean watched;
         private volatile long offers;
+        /** This worker's tasks queued or running: the group's count less this is other workers' work. */
+        private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
 
         SpinningQueue(final long spinNs, final AgentGroup group)
         {
             this.spinNs = spinNs;
             this.group = group;
+        }
+
+        /** A task is about to be handed to the executors; {@link #taskDone()} follows once it ran or was dropped. */
+        void taskQueued()
+        {
+            inFlight.incrementAndGet(); // before the group's: a spinner never sees the group's count without it
+            group.taskQueued();
+        }
+
+        /** A task {@link #taskQueued()} counted ran, failed or was cancelled. */
+        void taskDone()
+        {
+            group.taskDone();
+            inFlight.decrementAndGet();
         }
 
         @Override
@@ -829,8 +857,9 @@ public final class Worker implements AutoCloseable
                 try
                 {
                     final long end = System.nanoTime() + spinNs;
-                    // More than the one task this spinner may be about to get: parallel work, where it costs a core.
-                    while (System.nanoTime() - end < 0 && group.tasksInFlight() <= 1)
+                    // Work elsewhere, or more than the one task this spinner may be about to get: parallel work,
+                    // where a spinner costs a core.
+                    while (System.nanoTime() - end < 0 && inFlight.get() <= 1 && group.tasksInFlight() <= inFlight.get())
                     {
                         if (Thread.interrupted())
                         {
@@ -845,6 +874,7 @@ public final class Worker implements AutoCloseable
                             {
                                 return r;
                             }
+
                         }
                         Thread.onSpinWait();
                     }

@@ -52,10 +52,11 @@ class ExecutorSpinTest
             assertFalse(group.tryAcquireSpinSlot(), "the group's one spin slot is taken");
 
             final Runnable task = new Job();
-            group.taskQueued();
+            queue.taskQueued(); // as the worker counts a task it hands to its executors
+            assertTrue(queue.watched(), "a task of its own worker in flight: it goes on watching");
             queue.offer(task);
             assertSame(task, taken.get(10, TimeUnit.SECONDS));
-            group.taskDone();
+            queue.taskDone();
             assertFalse(queue.watched());
             assertTrue(group.tryAcquireSpinSlot(), "the slot is back");
             group.releaseSpinSlot();
@@ -75,18 +76,16 @@ class ExecutorSpinTest
             waitFor(() -> takerB.getState() == Thread.State.WAITING, "b sleeps: the group has one spinner");
             assertFalse(b.watched());
 
-            // Parallel work: more than one task in flight. The spinner gives up and sleeps.
-            group.taskQueued();
-            group.taskQueued();
-            waitFor(() -> takerA.getState() == Thread.State.WAITING && !a.watched(), "a sleeps once two tasks are in flight");
-            assertFalse(group.tryAcquireSpinSlot(), "no spinning while two tasks are in flight");
+            // Another worker's task in flight: parallel work. The spinner gives up and sleeps.
+            b.taskQueued();
+            waitFor(() -> takerA.getState() == Thread.State.WAITING && !a.watched(), "a sleeps once b's task is in flight");
+            assertFalse(group.tryAcquireSpinSlot(), "no spinning while a task is in flight");
             a.offer(new Job());
             b.offer(new Job());
             takerA.join(10_000);
             takerB.join(10_000);
             assertFalse(takerA.isAlive() || takerB.isAlive(), "sleeping executors still get their tasks");
-            group.taskDone();
-            group.taskDone();
+            b.taskDone();
             assertEquals(0, group.tasksInFlight());
         }
     }
@@ -99,7 +98,7 @@ class ExecutorSpinTest
         {
             final GridFuture<Long> input = client.scatter(1L, ScatterOptions.options());
             input.await(10, TimeUnit.SECONDS);
-            final GridFuture<Long> blocker = client.submit((Long x) -> GridTests.sleepy(500) + x,
+            final GridFuture<Long> blocker = client.submit((Long x) -> GridTests.sleepy(3_000) + x,
                 SubmitOptions.options().pure(false), input);
             GridTests.sleep(100); // the blocker holds the only thread
             final List<GridFuture<Long>> queued = new ArrayList<>();
@@ -109,7 +108,12 @@ class ExecutorSpinTest
             }
             waitFor(() -> cluster.group().tasksInFlight() == 6, "the blocker and five queued tasks in flight");
             client.cancel(queued, true); // cancelled while waiting for the thread
-            assertEquals(501L, blocker.get());
+            for (final GridFuture<Long> f : queued)
+            {
+                f.await(10, TimeUnit.SECONDS);
+                assertEquals(io.offgrid.client.FutureStatus.CANCELLED, f.status(), "cancelled before it ran");
+            }
+            assertEquals(3_001L, blocker.get());
             final List<GridFuture<Long>> ran = new ArrayList<>();
             for (int i = 0; i < 20; i++)
             {
@@ -117,6 +121,27 @@ class ExecutorSpinTest
             }
             client.gather(ran);
             waitFor(() -> cluster.group().tasksInFlight() == 0, "every task counted out, run or cancelled");
+        }
+    }
+
+    @Test
+    void aKilledWorkersQueuedTasksLeaveTheCount()
+    {
+        try (LocalCluster cluster = LocalCluster.builder().workers(2).threadsPerWorker(1).start();
+             Client client = cluster.client())
+        {
+            final long victim = cluster.workerIds()[0];
+            final GridFuture<Long> input = client.scatter(1L, ScatterOptions.options().workers(victim));
+            input.await(10, TimeUnit.SECONDS);
+            final List<GridFuture<Long>> onVictim = new ArrayList<>();
+            for (int i = 0; i < 4; i++)
+            {
+                onVictim.add(client.submit((Long x) -> GridTests.sleepy(2_000) + x,
+                    SubmitOptions.options().pure(false).workers(victim).allowOtherWorkers(false), input));
+            }
+            waitFor(() -> cluster.group().tasksInFlight() == 4, "one task running and three queued on the victim");
+            cluster.killWorker(victim); // its executor is shut down with three tasks never started
+            waitFor(() -> cluster.group().tasksInFlight() == 0, "the killed worker's tasks counted out");
         }
     }
 

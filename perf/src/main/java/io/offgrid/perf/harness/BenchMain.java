@@ -63,7 +63,10 @@ public final class BenchMain
          * {@link #warmupMaxSeconds}.
          */
         double warmupJitCores = 0;
-        /** No scenario warms up longer than this after its first warm-up run starts, whatever the JIT does. */
+        /**
+         * No scenario waits for the JIT longer than this after its first warm-up run starts (nor less than
+         * {@link #warmupSeconds}); the {@link #warmups} count is a floor all the same.
+         */
         double warmupMaxSeconds = 120;
         Scenarios.Context sizes = new Scenarios.Context();
         double waitQuietS = 0;
@@ -96,14 +99,15 @@ public final class BenchMain
             {
                 throw new IllegalArgumentException("--warmup-seconds must be in [0, 3600]: " + warmupSeconds);
             }
-            if (!(warmupJitCores >= 0 && warmupJitCores <= 2))
+            final int cores = Runtime.getRuntime().availableProcessors();
+            if (!(warmupJitCores >= 0 && warmupJitCores <= cores))
             {
-                throw new IllegalArgumentException("--warmup-jit-quiet must be in [0, 2] cores: " + warmupJitCores);
+                throw new IllegalArgumentException("--warmup-jit-quiet must be in [0, " + cores + "] cores: " + warmupJitCores);
             }
-            if (!(warmupMaxSeconds >= warmupSeconds && warmupMaxSeconds <= 3600))
+            if (!(warmupMaxSeconds >= 0 && warmupMaxSeconds <= 3600))
             {
-                throw new IllegalArgumentException("--warmup-max-seconds must be in [--warmup-seconds, 3600]: " +
-                    warmupMaxSeconds);
+                // Below --warmup-seconds it does not cut those: the limit is the larger of the two.
+                throw new IllegalArgumentException("--warmup-max-seconds must be in [0, 3600]: " + warmupMaxSeconds);
             }
             for (final String letter : only)
             {
@@ -244,7 +248,7 @@ public final class BenchMain
             "  warmup: untimed runs of each scenario before its timed runs (first touch of memory, JIT, connections);",
             "  warmup-seconds: more untimed runs until this long after the scenario's first (a fresh JVM warms slowly)",
             "  warmup-jit-quiet: and more until the JIT compiler threads of this JVM and its workers used at most this",
-            "  many cores over the last 2 s of warm-ups; warmup-max-seconds bounds all warm-up (default 120)",
+            "  many cores over the last 2 s of warm-ups (and no more since); warmup-max-seconds bounds that (default 120)",
             "  worker-cpus: where process workers run (LocalCluster.Builder#workerCpus); none leaves placement to",
             "  the OS, auto keeps them off the lowest CPU",
             "  worker-jvm: process workers' JVM options, replacing LocalCluster's default (heap, GC)",
@@ -502,11 +506,13 @@ public final class BenchMain
                 // is quiet, within o.warmupMaxSeconds), then the timed runs; only timed runs give figures and loads.
                 final long warmupStart = System.nanoTime();
                 final long warmupEnd = warmupStart + (long)(o.warmupSeconds * 1e9);
-                final long warmupLimit = warmupStart + (long)(o.warmupMaxSeconds * 1e9);
+                final long warmupLimit = warmupStart + (long)(Math.max(o.warmupMaxSeconds, o.warmupSeconds) * 1e9);
                 int warmupsDone = 0;
                 // The JIT's cores over windows of warm-up runs of at least JIT_WINDOW_NS.
                 LoadMonitor.Snapshot jitWindow = mon.snap();
+                LoadMonitor.Snapshot lastWarmupEnd = jitWindow;
                 double jitCores = Double.NaN;
+                String lastWarmupReason = null;
                 double warmupSeconds = 0;
                 String warmupEndedBy = null;
                 List<String> profileStartErrors = null; // non-null while the timed runs are profiled
@@ -515,14 +521,26 @@ public final class BenchMain
                     for (int r = 0; r < o.runs; )
                     {
                         final long now = System.nanoTime();
-                        final boolean jitBusy = o.warmupJitCores > 0 && !(jitCores <= o.warmupJitCores);
+                        // Quiet: the last whole window was, and the window under way has not used more than a
+                        // whole window's allowance already (so a burst since the last window counts).
+                        final boolean jitBusy = o.warmupJitCores > 0 && (!(jitCores <= o.warmupJitCores) ||
+                            lastWarmupEnd.jit() - jitWindow.jit() > o.warmupJitCores * JIT_WINDOW_NS / 1e9);
                         // The count is a floor; time and the JIT extend it up to the limit.
-                        final boolean warmup = warmupsDone < o.warmups || (now < warmupLimit && (now < warmupEnd || jitBusy));
-                        if (!warmup && null == warmupEndedBy)
+                        final boolean byCount = warmupsDone < o.warmups;
+                        final boolean bySeconds = now < warmupLimit && now < warmupEnd;
+                        final boolean byJit = now < warmupLimit && jitBusy;
+                        final boolean warmup = byCount || bySeconds || byJit;
+                        if (warmup)
+                        {
+                            lastWarmupReason = byJit ? "jit quiet" : bySeconds ? "seconds" : "count";
+                        }
+                        else if (null == warmupEndedBy)
                         {
                             warmupSeconds = (now - warmupStart) / 1e9;
-                            warmupEndedBy = jitBusy ? "warmup-max-seconds" : o.warmupJitCores > 0 ? "jit quiet" :
-                                "count and seconds";
+                            // Which rule let the timed runs start: the limit (JIT still busy), or the last rule that
+                            // had kept the warm-ups going.
+                            warmupEndedBy = jitBusy ? "warmup-max-seconds" : null == lastWarmupReason ? "count" :
+                                lastWarmupReason;
                         }
                         final String what = warmup ? "warm-up " + (warmupsDone + 1) + (o.warmupSeconds > 0 || o.warmupJitCores > 0 ? "" : "/" + o.warmups) :
                             "run " + (r + 1) + "/" + o.runs;
@@ -572,6 +590,7 @@ public final class BenchMain
                         if (warmup)
                         {
                             final LoadMonitor.Snapshot b = mon.snap();
+                            lastWarmupEnd = b;
                             if (b.nanos() - jitWindow.nanos() >= JIT_WINDOW_NS)
                             {
                                 jitCores = (Double)LoadMonitor.delta(jitWindow, b).get("jit_cores_avg");

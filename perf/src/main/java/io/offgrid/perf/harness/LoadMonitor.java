@@ -30,6 +30,8 @@ final class LoadMonitor implements AutoCloseable
     private static final double TICKS_PER_SECOND = 100.0;
 
     private final HashMap<String, Double> perProcess = new HashMap<>();
+    /** Each compiler thread's last CPU reading, by pid, process start and tid: an ended thread keeps its total. */
+    private final HashMap<String, Double> perCompilerThread = new HashMap<>();
     private final Thread sampler;
     private final boolean available;
     private volatile boolean running = true;
@@ -89,7 +91,6 @@ final class LoadMonitor implements AutoCloseable
         m.put("foreign_cores_avg", wall > 0 ? round(foreign / wall, 2) : null);
         m.put("irq_softirq_cpu_s", round(b.irq - a.irq, 2));
         m.put("steal_cpu_s", round(b.steal - a.steal, 2));
-        // A compiler thread that ended (the JVM starts and stops them with demand) takes its CPU with it.
         final double jit = Math.max(0.0, b.jit - a.jit);
         m.put("jit_cpu_s", round(jit, 2));
         m.put("jit_cores_avg", wall > 0 ? round(jit / wall, 3) : null);
@@ -134,19 +135,26 @@ final class LoadMonitor implements AutoCloseable
 
     /**
      * @return CPU seconds of the JIT compiler threads ("C1 CompilerThread...", "C2 CompilerThread...", their names
-     * cut to 15 characters by the kernel) of this JVM and every live process it started.
+     * cut to 15 characters by the kernel) of this JVM and every process it started, as last seen: a thread or a
+     * process that ended since keeps the CPU it was last seen with, so a difference of two readings is never short
+     * by what ended between them (only by what it used after the earlier reading).
      */
-    static double jitCpuSeconds()
+    synchronized double jitCpuSeconds()
     {
-        final double[] sum = new double[1];
-        sum[0] = compilerCpu(ProcessHandle.current().pid());
-        ProcessHandle.current().descendants().forEach(p -> sum[0] += compilerCpu(p.pid()));
-        return sum[0];
+        compilerCpu(ProcessHandle.current());
+        ProcessHandle.current().descendants().forEach(this::compilerCpu);
+        double sum = 0;
+        for (final double v : perCompilerThread.values())
+        {
+            sum += v;
+        }
+        return sum;
     }
 
-    private static double compilerCpu(final long pid)
+    private void compilerCpu(final ProcessHandle p)
     {
-        double ticks = 0;
+        final long pid = p.pid();
+        final String process = pid + "@" + p.info().startInstant().map(Object::toString).orElse("");
         try (var tasks = Files.newDirectoryStream(Paths.get("/proc/" + pid + "/task")))
         {
             for (final var task : tasks)
@@ -160,7 +168,8 @@ final class LoadMonitor implements AutoCloseable
                     if (name.startsWith("C1 Compiler") || name.startsWith("C2 Compiler"))
                     {
                         final String[] f = stat.substring(close + 2).split(" ");
-                        ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+                        perCompilerThread.put(process + "/" + task.getFileName(),
+                            (Long.parseLong(f[11]) + Long.parseLong(f[12])) / TICKS_PER_SECOND);
                     }
                 }
                 catch (final IOException | RuntimeException ex)
@@ -171,9 +180,8 @@ final class LoadMonitor implements AutoCloseable
         }
         catch (final IOException | RuntimeException ex)
         {
-            // the process ended, or no /proc
+            // the process ended, or no /proc: its threads keep their last readings
         }
-        return ticks / TICKS_PER_SECOND;
     }
 
     private synchronized double ownCpuSeconds()

@@ -44,8 +44,8 @@ final class ScenarioProfiler implements AutoCloseable
     private String label;
     private final List<Target> targets = new ArrayList<>();
 
-    /** A process being profiled: this JVM (pid 0 here) or a process worker. */
-    private record Target(String name, long pid)
+    /** A process being profiled: this JVM (pid 0 here, no handle) or a process worker. */
+    private record Target(String name, long pid, ProcessHandle process)
     {
     }
 
@@ -126,11 +126,11 @@ final class ScenarioProfiler implements AutoCloseable
         try
         {
             self.execute(start);
-            targets.add(new Target("bench", 0));
+            targets.add(new Target("bench", 0, null));
         }
-        catch (final IOException | RuntimeException ex)
+        catch (final IOException | RuntimeException | LinkageError ex)
         {
-            errors.add("bench JVM: " + ex.getMessage());
+            errors.add("bench JVM: " + ex);
         }
         for (final LocalCluster.WorkerHandle w : cluster.workers())
         {
@@ -141,10 +141,12 @@ final class ScenarioProfiler implements AutoCloseable
             final String name = "worker" + w.id();
             try
             {
+                // The handle knows the process's start: a pid reused after the worker ended is not attached to.
+                final ProcessHandle process = ProcessHandle.of(w.pid()).orElseThrow(() -> new IOException("no such process"));
                 command(w.pid(), start);
-                targets.add(new Target(name, w.pid()));
+                targets.add(new Target(name, w.pid(), process));
             }
-            catch (final IOException | RuntimeException ex)
+            catch (final IOException | RuntimeException | LinkageError ex)
             {
                 errors.add(name + " (pid " + w.pid() + "): " + ex);
             }
@@ -171,6 +173,12 @@ final class ScenarioProfiler implements AutoCloseable
             final Path html = dir.resolve(label + "-" + t.name() + ".html");
             final Path txt = dir.resolve(label + "-" + t.name() + ".txt");
             final Path folded = dir.resolve(label + "-" + t.name() + ".collapsed");
+            if (null != t.process() && !t.process().isAlive())
+            {
+                errors.add(t.name() + ": ended before its profile was written (a lost worker; the bench restarts the " +
+                    "cluster, whose new workers are not profiled)");
+                continue;
+            }
             try
             {
                 final List<String> commands = List.of("stop", "dump,file=" + txt + ",flat=30,traces=12",
@@ -192,7 +200,7 @@ final class ScenarioProfiler implements AutoCloseable
                 top.put(t.name(), topFrames(Files.readString(txt, StandardCharsets.UTF_8), TOP_FRAMES));
                 threads.put(t.name(), threadShares(Files.readString(folded, StandardCharsets.UTF_8), TOP_THREADS));
             }
-            catch (final IOException | RuntimeException ex)
+            catch (final IOException | RuntimeException | LinkageError ex)
             {
                 errors.add(t.name() + ": " + ex);
             }
@@ -306,7 +314,14 @@ final class ScenarioProfiler implements AutoCloseable
         }
         finally
         {
-            vm.detach();
+            try
+            {
+                vm.detach();
+            }
+            catch (final IOException ignore)
+            {
+                // the command's own outcome is what counts; the connection goes with the process anyway
+            }
         }
     }
 

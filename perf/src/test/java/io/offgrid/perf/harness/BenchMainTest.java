@@ -224,6 +224,7 @@ class BenchMainTest
         final double seconds = (System.nanoTime() - t0) / 1e9;
         final Map<String, Object> mode = (Map<String, Object>)((Map<String, Object>)results.get("modes")).get("inprocess");
         final Map<String, Object> entry = (Map<String, Object>)mode.get("f_restart");
+        assertEquals("seconds", entry.get("warmup_ended_by"));
         final int warmups = (Integer)entry.get("warmup_runs");
         assertTrue(warmups > 1, "a restart takes milliseconds: more than the one warm-up asked for, " + warmups);
         assertTrue(seconds >= 1.5, "the warm-ups lasted their 1.5 s: " + seconds);
@@ -299,8 +300,10 @@ class BenchMainTest
         assertNull(BenchMain.parse(new String[0]).profileDir);
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--warmup-jit-quiet", "-0.1"}))
             .getMessage().contains("--warmup-jit-quiet"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--warmup-seconds", "30",
-            "--warmup-max-seconds", "20"})).getMessage().contains("--warmup-max-seconds"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--warmup-max-seconds", "-1"}))
+            .getMessage().contains("--warmup-max-seconds"));
+        // A limit under --warmup-seconds does not cut those (the limit is the larger): accepted, as before the limit.
+        assertEquals(20.0, BenchMain.parse(new String[]{"--warmup-seconds", "30", "--warmup-max-seconds", "20"}).warmupMaxSeconds);
         assertEquals(0.02, BenchMain.parse(new String[]{"--warmup-jit-quiet", "0.02"}).warmupJitCores);
         assertEquals(0.0, BenchMain.parse(new String[0]).warmupJitCores);
         assertTrue(assertThrows(IllegalArgumentException.class, () -> BenchMain.parse(new String[]{"--workers", "x"}))
