@@ -874,7 +874,6 @@ public final class Worker implements AutoCloseable
                             {
                                 return r;
                             }
-
                         }
                         Thread.onSpinWait();
                     }
