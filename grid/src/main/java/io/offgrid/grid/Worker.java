@@ -628,7 +628,7 @@ public final class Worker implements AutoCloseable
         thread.stop();
         for (final Runnable never : executor.shutdownNow())
         {
-            ((java.util.concurrent.Future<?>)never).cancel(false); // done(): a queued task leaves the group's count
+            ((Future<?>)never).cancel(false); // done(): a queued task leaves the group's count
         }
         try
         {
@@ -812,7 +812,7 @@ public final class Worker implements AutoCloseable
         private volatile boolean watched;
         private volatile long offers;
         /** This worker's tasks queued or running: the group's count less this is other workers' work. */
-        private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+        private final AtomicInteger inFlight = new AtomicInteger();
 
         SpinningQueue(final long spinNs, final AgentGroup group)
         {

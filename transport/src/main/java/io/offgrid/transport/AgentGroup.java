@@ -13,6 +13,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.TimeoutException;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
@@ -47,8 +49,8 @@ public final class AgentGroup implements AutoCloseable
     private final AgentRunner runner;
     private final SharedDuty duty;
     private volatile Thread thread;
-    private final java.util.concurrent.atomic.AtomicBoolean spinSlot = new java.util.concurrent.atomic.AtomicBoolean();
-    private final java.util.concurrent.atomic.AtomicInteger tasksInFlight = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicBoolean spinSlot = new AtomicBoolean();
+    private final AtomicInteger tasksInFlight = new AtomicInteger();
 
     private AgentGroup(final Context ctx)
     {

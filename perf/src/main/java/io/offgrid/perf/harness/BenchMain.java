@@ -37,11 +37,6 @@ public final class BenchMain
     static final String PROCESS = "process";
     static final String PROCESS_UDP = "process_udp";
     static final String INPROCESS = "inprocess";
-    /**
-     * Warm-ups are judged quiet over windows of at least this long: the JIT works in bursts (one C2 compile can take
-     * tens of milliseconds), and /proc counts CPU in 10 ms ticks.
-     */
-    static final long JIT_WINDOW_NS = 2_000_000_000L;
     /** Process workers over UDP run the data-path scenarios only: the rest is the same as "process" plus noise. */
     static final Set<String> UDP_SCENARIOS = Set.of("c", "d", "h");
 
@@ -59,7 +54,7 @@ public final class BenchMain
         double warmupSeconds = 0;
         /**
          * Warm-up runs also go on while the JIT compiler threads of the cluster's JVMs used more than this many cores
-         * over the last {@link #JIT_WINDOW_NS} or more of warm-ups (0 = don't wait for the JIT), up to
+         * over the last {@link Warmup#JIT_WINDOW_NS} or more of warm-ups (0 = don't wait for the JIT), up to
          * {@link #warmupMaxSeconds}.
          */
         double warmupJitCores = 0;
@@ -502,53 +497,18 @@ public final class BenchMain
                 }
                 boolean disturbed = false;
                 final List<Object> warmupErrors = new ArrayList<>();
-                // Untimed warm-ups first (at least o.warmups, and more until o.warmupSeconds have passed and the JIT
-                // is quiet, within o.warmupMaxSeconds), then the timed runs; only timed runs give figures and loads.
-                final long warmupStart = System.nanoTime();
-                final long warmupEnd = warmupStart + (long)(o.warmupSeconds * 1e9);
-                final long warmupLimit = warmupStart + (long)(Math.max(o.warmupMaxSeconds, o.warmupSeconds) * 1e9);
-                int warmupsDone = 0;
-                // The JIT's cores over windows of warm-up runs of at least JIT_WINDOW_NS.
-                LoadMonitor.Snapshot jitWindow = mon.snap();
-                LoadMonitor.Snapshot lastWarmupEnd = jitWindow;
-                double jitCores = Double.NaN;
-                String lastWarmupReason = null;
-                double warmupSeconds = 0;
-                String warmupEndedBy = null;
+                // Untimed warm-ups first (Warmup decides how many), then the timed runs; only timed runs give figures
+                // and loads.
+                final Warmup warmups = new Warmup(o, mon.snap());
                 List<String> profileStartErrors = null; // non-null while the timed runs are profiled
                 try
                 {
                     for (int r = 0; r < o.runs; )
                     {
-                        final long now = System.nanoTime();
-                        // Quiet: the last whole window was, and the window under way has not used more than a
-                        // whole window's allowance already (so a burst since the last window counts).
-                        final boolean jitBusy = o.warmupJitCores > 0 && (!(jitCores <= o.warmupJitCores) ||
-                            lastWarmupEnd.jit() - jitWindow.jit() > o.warmupJitCores * JIT_WINDOW_NS / 1e9);
-                        // The count is a floor; time and the JIT extend it up to the limit.
-                        final boolean byCount = warmupsDone < o.warmups;
-                        final boolean bySeconds = now < warmupLimit && now < warmupEnd;
-                        final boolean byJit = now < warmupLimit && jitBusy;
-                        final boolean warmup = byCount || bySeconds || byJit;
-                        if (warmup)
-                        {
-                            lastWarmupReason = byJit ? "jit quiet" : bySeconds ? "seconds" : "count";
-                        }
-                        else if (null == warmupEndedBy)
-                        {
-                            warmupSeconds = (now - warmupStart) / 1e9;
-                            // Which rule let the timed runs start: the limit (JIT still busy), or the last rule that
-                            // had kept the warm-ups going.
-                            warmupEndedBy = jitBusy ? "warmup-max-seconds" : null == lastWarmupReason ? "count" :
-                                lastWarmupReason;
-                        }
-                        final String what = warmup ? "warm-up " + (warmupsDone + 1) + (o.warmupSeconds > 0 || o.warmupJitCores > 0 ? "" : "/" + o.warmups) :
+                        final boolean warmup = warmups.next(System.nanoTime());
+                        final String what = warmup ? "warm-up " + warmups.runs() + (o.warmupSeconds > 0 || o.warmupJitCores > 0 ? "" : "/" + o.warmups) :
                             "run " + (r + 1) + "/" + o.runs;
-                        if (warmup)
-                        {
-                            warmupsDone++;
-                        }
-                        else
+                        if (!warmup)
                         {
                             r++;
                         }
@@ -589,16 +549,10 @@ public final class BenchMain
                         }
                         if (warmup)
                         {
-                            final LoadMonitor.Snapshot b = mon.snap();
-                            lastWarmupEnd = b;
-                            if (b.nanos() - jitWindow.nanos() >= JIT_WINDOW_NS)
+                            final double jitCores = warmups.warmedUp(mon.snap());
+                            if (o.warmupJitCores > 0 && !Double.isNaN(jitCores))
                             {
-                                jitCores = (Double)LoadMonitor.delta(jitWindow, b).get("jit_cores_avg");
-                                jitWindow = b;
-                                if (o.warmupJitCores > 0)
-                                {
-                                    log(o, mode + " " + sc.name() + " JIT used " + jitCores + " cores over the last warm-ups");
-                                }
+                                log(o, mode + " " + sc.name() + " JIT used " + jitCores + " cores over the last warm-ups");
                             }
                             continue;
                         }
@@ -633,10 +587,10 @@ public final class BenchMain
                     entry.put("disturbed", disturbed);
                     entry.put("load", loads);
                     entry.put("errors", errors);
-                    entry.put("warmup_runs", warmupsDone);
-                    entry.put("warmup_s", LoadMonitor.round(warmupSeconds, 2));
-                    entry.put("warmup_ended_by", warmupEndedBy);
-                    entry.put("warmup_last_jit_cores", Double.isNaN(jitCores) ? null : jitCores);
+                    entry.put("warmup_runs", warmups.runs());
+                    entry.put("warmup_s", LoadMonitor.round(warmups.seconds(), 2));
+                    entry.put("warmup_ended_by", warmups.endedBy());
+                    entry.put("warmup_last_jit_cores", warmups.lastJitCores());
                     entry.put("warmup_errors", warmupErrors);
                     entry.put("runs", runs);
                 }
